@@ -1,0 +1,3 @@
+from certbench.core.cli import main
+
+main()

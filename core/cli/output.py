@@ -1,0 +1,66 @@
+"""Console output shared by every command: rich text for people, `--json` for scripts, and
+one place that turns a `CertbenchError` into a message, a hint and an exit code."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from datetime import date, datetime
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, bytes):
+        return value.hex()
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def print_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, default=_default, ensure_ascii=False))
+
+
+def fail(message: str, hint: str | None = None, exit_code: int = 1) -> None:
+    """Report a failure the way every command does and leave with `exit_code`."""
+    err_console.print(f"[bold red]Error:[/] {message}")
+    if hint:
+        err_console.print(f"[yellow]What to do:[/] {hint}")
+    raise SystemExit(exit_code)
+
+
+def run_guarded(fn: Callable[[], Any]) -> None:
+    from certbench.core.errors import CertbenchError
+
+    try:
+        result = fn()
+    except CertbenchError as exc:
+        fail(exc.message, exc.hint, exc.exit_code)
+    except click.exceptions.Abort:
+        err_console.print("Aborted.")
+        raise SystemExit(130) from None
+    except click.ClickException as exc:
+        exc.show()
+        raise SystemExit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        err_console.print("Interrupted.")
+        raise SystemExit(130) from None
+    code = result if isinstance(result, int) else 0
+    sys.exit(code)

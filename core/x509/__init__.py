@@ -1,0 +1,1 @@
+"""Certificate engine on `cryptography`: keys, CSRs, parsing, inspection, chains, identities."""
