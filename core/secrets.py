@@ -11,6 +11,7 @@ import secrets as _random
 import threading
 
 import keyring
+import keyring.backend
 import keyring.errors
 from keyring.backends import fail as _fail_backend
 
@@ -131,3 +132,31 @@ def register_secret_value(value: str) -> None:
     """Make `redact()` scrub a secret that did not come through the keyring (e.g. a token
     typed into a dialog before it is saved, or an emulator's generated token)."""
     _remember(value)
+
+
+class MemoryKeyring(keyring.backend.KeyringBackend):
+    """A keyring that lives only as long as the process: demo mode on a machine without a
+    usable OS keyring, and tests. Never used for real secrets of a production bench."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.store: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.store.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.store[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        if (service, username) not in self.store:
+            raise keyring.errors.PasswordDeleteError(username)
+        del self.store[(service, username)]
+
+
+def use_memory_keyring() -> MemoryKeyring:
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    return backend

@@ -1,0 +1,383 @@
+"""Settings: one TOML file, no secrets in it.
+
+Files are read in order, later ones overriding earlier ones key by key:
+1. the machine-wide file IT deploys: `site_config_dir()/certbench.toml` (ProgramData on Windows);
+2. the user's file: `config_dir()/certbench.toml` (the one Settings writes);
+3. a file named by `CERTBENCH_CONFIG`, when set.
+With no file at all, the embedded defaults apply: the local CA with four intermediates and
+four demo products, which is what demo mode and a first start use.
+
+Every value is checked on load; an invalid one raises `ConfigError` naming the key
+(`products[2].key_source`) and the problem. Secret-looking keys are refused: secrets go to
+the OS keyring through `certbench.core.secrets`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import platform
+import re
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from certbench.core import paths
+from certbench.core.errors import ConfigError
+from certbench.core.naming import CnTemplate
+from certbench.core.x509.keys import KeySpec
+
+FILE_NAME = "certbench.toml"
+_SECRET_WORDS = re.compile(r"(password|passwd|secret|token|passphrase|private_?key|sig)$", re.I)
+
+
+def _choice(*values: str) -> dict[str, Any]:
+    return {"choices": values}
+
+
+@dataclass
+class BenchSettings:
+    workstation: str = field(default_factory=lambda: platform.node() or "bench")
+    cn_template: str = "{model}-{serial}"
+    # Local CA leaf validity; Sectigo terms are per intermediate.
+    leaf_validity_days: int = 365 * 10
+    check_registration: bool = True
+    scanner_prefix: str = ""
+    scanner_suffix: str = ""
+    scanner_port: str = ""
+
+
+@dataclass
+class Product:
+    model: str
+    intermediate: str
+    gtins: list[str] = field(default_factory=list)
+    display_name: str = ""
+    key_algorithm: str = "ec-p256"
+    key_source: str = field(default="device", metadata=_choice("device", "workstation"))
+    iotcentral_template: str = ""
+
+
+@dataclass
+class Intermediate:
+    name: str
+    source: str = field(default="local", metadata=_choice("local", "sectigo", "file"))
+    display_name: str = ""
+    # Sectigo: the device-certificate profile bound to this intermediate.
+    profile_id: int = 0
+    org_id: int = 0
+    term_days: int = 365
+    # PEM file of the intermediate certificate (source "file", or imported from Sectigo).
+    certificate_file: str = ""
+    # Where its proof of possession lives in IoT Central.
+    group: str = ""
+    entry: str = field(default="", metadata=_choice("", "primary", "secondary"))
+
+
+@dataclass
+class IoTCentralSettings:
+    subdomain: str = ""
+    dns_suffix: str = "azureiotcentral.com"
+    base_url: str = ""
+    auth: str = field(default="api-token", metadata=_choice("api-token", "bearer"))
+    timeout_seconds: float = 30.0
+    # Extra CA bundle to trust (the emulator's CA in demo mode); empty = system trust.
+    ca_file: str = ""
+
+    def resolved_base_url(self) -> str:
+        if self.base_url:
+            return self.base_url.rstrip("/")
+        if not self.subdomain:
+            raise ConfigError(
+                "No IoT Central application is configured.",
+                "Set [iotcentral] subdomain (the part before .azureiotcentral.com) in Settings.",
+            )
+        return f"https://{self.subdomain}.{self.dns_suffix.strip('.')}"
+
+
+@dataclass
+class SectigoSettings:
+    base_url: str = "https://cert-manager.com"
+    customer_uri: str = ""
+    login: str = ""
+    auth: str = field(default="password", metadata=_choice("password", "client-cert", "oauth2"))
+    client_cert_file: str = ""
+    oauth_token_url: str = "https://auth.sso.sectigo.com/auth/realms/apiclients/protocol/openid-connect/token"
+    oauth_client_id: str = ""
+    timeout_seconds: float = 30.0
+    poll_limit_seconds: float = 600.0
+    ca_file: str = ""
+
+
+@dataclass
+class DpsSettings:
+    host: str = "global.azure-devices-provisioning.net"
+    id_scope: str = ""
+    ca_file: str = ""
+
+
+@dataclass
+class RegistrySettings:
+    # Empty: the SQLite file in the data directory. Several benches: a PostgreSQL URL,
+    # e.g. postgresql+psycopg://certbench@dbhost/certbench (password in the keyring).
+    url: str = ""
+
+
+@dataclass
+class Settings:
+    bench: BenchSettings = field(default_factory=BenchSettings)
+    iotcentral: IoTCentralSettings = field(default_factory=IoTCentralSettings)
+    sectigo: SectigoSettings = field(default_factory=SectigoSettings)
+    dps: DpsSettings = field(default_factory=DpsSettings)
+    registry: RegistrySettings = field(default_factory=RegistrySettings)
+    intermediates: list[Intermediate] = field(default_factory=list)
+    products: list[Product] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list, metadata={"internal": True})
+
+    # -- lookups -------------------------------------------------------------------------
+    def intermediate(self, name: str) -> Intermediate:
+        for item in self.intermediates:
+            if item.name == name:
+                return item
+        known = ", ".join(i.name for i in self.intermediates) or "none"
+        raise ConfigError(
+            f"There is no intermediate CA named '{name}'.",
+            f"Configured intermediates: {known}.",
+        )
+
+    def product(self, model: str) -> Product:
+        for item in self.products:
+            if item.model.casefold() == model.strip().casefold():
+                return item
+        known = ", ".join(p.model for p in self.products) or "none"
+        raise ConfigError(f"Product model '{model}' is not configured.", f"Known models: {known}.")
+
+    def product_for_gtin(self, gtin: str) -> Product | None:
+        for item in self.products:
+            if gtin in item.gtins:
+                return item
+        return None
+
+    def cn_template(self) -> CnTemplate:
+        return CnTemplate(self.bench.cn_template)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data.pop("sources")
+        return data
+
+
+def default_settings() -> Settings:
+    """The embedded defaults: the local CA's four intermediates and four demo products, the
+    intermediates paired into two IoT Central enrollment groups (a group holds two CAs)."""
+    intermediates = [
+        Intermediate(
+            name=f"medicorp-ica-{i}",
+            display_name=f"MediCorp Device Issuing CA {i}",
+            source="local",
+            group=f"medicorp-devices-{(i + 1) // 2}",
+            entry="primary" if i % 2 else "secondary",
+        )
+        for i in range(1, 5)
+    ]
+    products = [
+        Product("mx200", "medicorp-ica-1", ["09506000134352"], "MX-200 infusion monitor", "ec-p256", "device"),
+        Product("mx300", "medicorp-ica-2", ["09506000134369"], "MX-300 patient monitor", "rsa-2048", "workstation"),
+        Product("vx10", "medicorp-ica-3", ["09506000134376"], "VX-10 ventilator module", "ec-p384", "device"),
+        Product("lx5", "medicorp-ica-4", ["09506000134383"], "LX-5 lab analyser", "ec-p256", "workstation"),
+    ]
+    return Settings(intermediates=intermediates, products=products)
+
+
+# -- loading and checking ---------------------------------------------------------------------
+
+
+def _type_name(tp: Any) -> str:
+    return {str: "text", int: "a whole number", float: "a number", bool: "true or false"}.get(tp, str(tp))
+
+
+def _convert(value: Any, tp: Any, key: str) -> Any:
+    origin = typing.get_origin(tp)
+    if origin is list:
+        (item_tp,) = typing.get_args(tp)
+        if not isinstance(value, list):
+            raise ConfigError(f"Setting '{key}' must be a list.", f"Write it as {key.split('.')[-1]} = [ ... ].")
+        return [_convert(v, item_tp, f"{key}[{i}]") for i, v in enumerate(value)]
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise ConfigError(f"Setting '{key}' must be a table.", f"Write it as [{key}] with keys below it.")
+        return _build(tp, value, key)
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if tp is int and isinstance(value, bool) or not isinstance(value, tp):
+        raise ConfigError(
+            f"Setting '{key}' must be {_type_name(tp)}, not {value!r}.",
+            "Correct the value in the settings file.",
+        )
+    return value
+
+
+def _build(cls: Any, data: dict[str, Any], prefix: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    known = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
+    kwargs: dict[str, Any] = {}
+    for name, value in data.items():
+        key = f"{prefix}.{name}" if prefix else name
+        if _SECRET_WORDS.search(name):
+            raise ConfigError(
+                f"Setting '{key}' looks like a secret; secrets are not kept in the settings file.",
+                "Remove it from the file and store it with `certbench config set-secret` or in Settings.",
+            )
+        if name not in known:
+            raise ConfigError(
+                f"Unknown setting '{key}'.",
+                "Known here: " + ", ".join(sorted(known)) + ". Check the spelling.",
+            )
+        converted = _convert(value, hints[name], key)
+        choices = known[name].metadata.get("choices")
+        if choices and converted not in choices:
+            raise ConfigError(
+                f"Setting '{key}' is '{converted}', which is not one of: {', '.join(c or '(empty)' for c in choices)}.",
+                "Correct the value in the settings file.",
+            )
+        kwargs[name] = converted
+    missing = [
+        f.name
+        for f in dataclasses.fields(cls)
+        if f.name not in kwargs and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    ]
+    if missing:
+        raise ConfigError(f"Setting '{prefix}' lacks the required key '{missing[0]}'.", "Add it to the settings file.")
+    return cls(**kwargs)
+
+
+def _check(settings: Settings) -> None:
+    names = [i.name for i in settings.intermediates]
+    for index, item in enumerate(settings.intermediates):
+        key = f"intermediates[{index}]"
+        if names.count(item.name) > 1:
+            raise ConfigError(f"Intermediate name '{item.name}' appears twice.", "Give each intermediate its own name.")
+        if item.source == "sectigo" and (item.profile_id <= 0 or item.org_id <= 0):
+            raise ConfigError(
+                f"Setting '{key}' ({item.name}) comes from Sectigo but has no profile_id/org_id.",
+                "Set profile_id (the device certificate profile bound to this CA) and org_id.",
+            )
+        if item.source == "file" and not item.certificate_file:
+            raise ConfigError(f"Setting '{key}.certificate_file' is required for source = \"file\".")
+        if item.group and not re.fullmatch(r"[A-Za-z0-9-]{1,255}", item.group):
+            raise ConfigError(
+                f"Setting '{key}.group' is '{item.group}': IoT Central group ids allow only letters, digits and '-'.",
+            )
+        if item.term_days <= 0:
+            raise ConfigError(f"Setting '{key}.term_days' must be a positive number of days.")
+    models: set[str] = set()
+    gtins: dict[str, str] = {}
+    for index, product in enumerate(settings.products):
+        key = f"products[{index}]"
+        if product.model.casefold() in models:
+            raise ConfigError(f"Product model '{product.model}' appears twice.", "Give each product its own model.")
+        models.add(product.model.casefold())
+        if product.intermediate not in names:
+            raise ConfigError(
+                f"Setting '{key}.intermediate' names '{product.intermediate}', which is not a configured intermediate.",
+                "Known intermediates: " + (", ".join(names) or "none") + ".",
+            )
+        try:
+            KeySpec.parse(product.key_algorithm)
+        except Exception as exc:  # InputError -> re-worded as a settings problem
+            raise ConfigError(f"Setting '{key}.key_algorithm': {exc}") from None
+        for gtin in product.gtins:
+            if not re.fullmatch(r"\d{14}", gtin):
+                raise ConfigError(f"Setting '{key}.gtins' has '{gtin}': a GTIN here is 14 digits (GTIN-14).")
+            if gtin in gtins:
+                raise ConfigError(f"GTIN {gtin} belongs to both '{gtins[gtin]}' and '{product.model}'.")
+            gtins[gtin] = product.model
+    try:
+        settings.cn_template()
+    except ConfigError as exc:
+        raise ConfigError(f"Setting 'bench.cn_template': {exc.message}", exc.hint) from None
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def config_files() -> list[Path]:
+    files = [paths.site_config_dir() / FILE_NAME, paths.config_dir() / FILE_NAME]
+    extra = os.environ.get("CERTBENCH_CONFIG")
+    if extra:
+        files.append(Path(extra))
+    return files
+
+
+def user_config_file() -> Path:
+    return paths.config_dir() / FILE_NAME
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"The settings file {path} is not valid TOML: {exc}.", "Fix the line named above.") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"The settings file {path} cannot be read: {exc}.") from None
+
+
+def parse_settings(data: dict[str, Any], sources: list[str] | None = None) -> Settings:
+    defaults = default_settings().to_dict()
+    # Lists (products, intermediates) replace the defaults whole; tables merge by key.
+    merged = _merge(defaults, data)
+    settings = _build(Settings, merged, "")
+    settings.sources = sources or []
+    _check(settings)
+    return settings
+
+
+def load_settings() -> Settings:
+    data: dict[str, Any] = {}
+    sources = []
+    for path in config_files():
+        if path.is_file():
+            data = _merge(data, _read(path))
+            sources.append(str(path))
+    return parse_settings(data, sources)
+
+
+def save_settings(settings: Settings, path: Path | None = None) -> Path:
+    """Check, then write atomically (a crash never leaves half a settings file)."""
+    _check(settings)
+    target = path or user_config_file()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(".toml.tmp")
+    tmp.write_text(tomli_w.dumps(settings.to_dict()), encoding="utf-8")
+    os.replace(tmp, target)
+    return target
+
+
+__all__ = [
+    "BenchSettings",
+    "DpsSettings",
+    "Intermediate",
+    "IoTCentralSettings",
+    "Product",
+    "RegistrySettings",
+    "SectigoSettings",
+    "Settings",
+    "config_files",
+    "default_settings",
+    "load_settings",
+    "parse_settings",
+    "save_settings",
+    "user_config_file",
+]
+
