@@ -95,11 +95,10 @@ def demo(units: int, keep: Path | None, as_json: bool) -> int:
             )
         else:
             console.print(f"[bold]Certbench demo[/] [dim](throw-away folder {home})[/]")
-            table = Table("Model", "Serial", "CN (device id)", "Intermediate", "Key", "Thumbprint", "Result")
-            for product, serial, issued, summ, verdict in results:
+            table = Table("Device id (CN)", "Issued by", "Key", "Result")
+            for _product, _serial, issued, summ, verdict in results:
                 colour = "green" if verdict == "chain valid" else "red"
-                table.add_row(product.model, serial, summ.common_name, issued.intermediate, summ.key_description,
-                              summ.sha1_thumbprint, f"[{colour}]{verdict}[/]")
+                table.add_row(summ.common_name, issued.intermediate, summ.key_description, f"[{colour}]{verdict}[/]")
             console.print(table)
             first = results[0]
             console.print(summary_table(first[3], title=f"[bold]First unit's certificate[/] ({first[3].common_name})"))

@@ -62,5 +62,18 @@ def run_guarded(fn: Callable[[], Any]) -> None:
     except KeyboardInterrupt:
         err_console.print("Interrupted.")
         raise SystemExit(130) from None
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: log it, say where
+        import logging
+
+        from certbench.core import secrets
+        from certbench.core.logs import setup_logging
+
+        path = setup_logging()
+        logging.getLogger("certbench.cli").exception("Unexpected error")
+        fail(
+            f"Unexpected error: {secrets.redact(str(exc)) or type(exc).__name__} ({type(exc).__name__}).",
+            f"This is a fault in Certbench. The details are in {path}; send that file to support.",
+            70,
+        )
     code = result if isinstance(result, int) else 0
     sys.exit(code)

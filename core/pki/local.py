@@ -180,7 +180,7 @@ class LocalCA(Issuer):
 
     def _write_atomic(self, filename: str, data: bytes) -> None:
         target = self.directory / filename
-        tmp = target.with_name(f".{filename}.{os.getpid()}.tmp")
+        tmp = target.parent / f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp"
         tmp.write_bytes(data)
         os.replace(tmp, target)
 
