@@ -66,6 +66,11 @@ def key_spec_of(key: PrivateKey | PublicKey) -> KeySpec:
             return KeySpec("EC", int(curve[2:]))
         raise InputError(f"Unsupported elliptic curve {key.curve.name}.", "Use P-256 or P-384.")
     if isinstance(key, (rsa.RSAPrivateKey, rsa.RSAPublicKey)):
+        if key.key_size not in RSA_SIZES:
+            raise InputError(
+                f"Unsupported RSA key size {key.key_size} bits.",
+                "Use RSA 2048, 3072 or 4096, or an EC key (P-256/P-384).",
+            )
         return KeySpec("RSA", key.key_size)
     raise InputError(f"Unsupported key type {type(key).__name__}.", "Use an EC (P-256/P-384) or RSA key.")
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import re
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs7
 
 from certbench.core.errors import InputError
-from certbench.core.x509.encoding import b64decode_lenient, der_length
+from certbench.core.x509.encoding import b64decode_lenient, der_length, pkcs7_certificate_ders
 
 
 class CertificateParseError(InputError):
@@ -197,25 +198,30 @@ def _reason(exc: Exception) -> str:
 
 def _parse_pkcs7(der: bytes, source: str, where: str) -> list[x509.Certificate]:
     try:
-        certs = pkcs7.load_der_pkcs7_certificates(der)
-    except ValueError as exc:
+        cert_ders = pkcs7_certificate_ders(der)
+    except ValueError:
+        cert_ders = None  # not plain DER/definite-length BER: let cryptography try
+    if cert_ders is not None:
+        if not cert_ders:
+            raise _empty_pkcs7(source, where)
+        return [
+            _parse_der_certificate(item, source, f"certificate {n} of {where}")
+            for n, item in enumerate(cert_ders, start=1)
+        ]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the BER fallback warning: BER is what we were given
+            certs = pkcs7.load_der_pkcs7_certificates(der)
+    except Exception as exc:
         if "no certificate" in str(exc).lower():
-            raise _err(
-                source,
-                f"{where} is a PKCS#7 bundle with no certificates in it.",
-                "Download the certificate again with a format that includes it (e.g. Sectigo 'pem' or 'x509').",
-            ) from None
+            raise _empty_pkcs7(source, where) from None
         raise _err(
             source,
             f"{where} is a damaged PKCS#7 bundle ({_reason(exc)}).",
             "Download the certificate bundle again.",
         ) from None
-    except Exception as exc:
-        raise _err(source, f"{where} is a damaged PKCS#7 bundle ({_reason(exc)}).",
-                   "Download the certificate bundle again.") from None
     if not certs:
-        raise _err(source, f"{where} is a PKCS#7 bundle with no certificates in it.",
-                   "Download the certificate again with a format that includes it.")
+        raise _empty_pkcs7(source, where)
     for cert in certs:
         try:
             cert.extensions  # noqa: B018
@@ -223,6 +229,14 @@ def _parse_pkcs7(der: bytes, source: str, where: str) -> list[x509.Certificate]:
             raise _err(source, f"{where} holds a damaged certificate ({_reason(exc)}).",
                        "Download the certificate bundle again.") from None
     return certs
+
+
+def _empty_pkcs7(source: str, where: str) -> CertificateParseError:
+    return _err(
+        source,
+        f"{where} is a PKCS#7 bundle with no certificates in it.",
+        "Download the certificate again in a format that includes it (e.g. Sectigo 'pem' or 'x509').",
+    )
 
 
 def _looks_like_private_key(der: bytes) -> bool:
