@@ -17,6 +17,8 @@ _GROUPS: list[tuple[str, str]] = [
     ("certbench.core.cli.ca_cmds", "ca"),
     ("certbench.core.cli.config_cmds", "config"),
     ("certbench.core.cli.gui_cmds", "gui"),
+    ("certbench.core.cli.registry_cmds", "units"),
+    ("certbench.core.cli.registry_cmds", "audit"),
     ("certbench.core.cli.gui_cmds", "demo"),
 ]
 
