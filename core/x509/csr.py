@@ -11,7 +11,7 @@ from cryptography.x509.oid import NameOID
 
 from certbench.core.errors import InputError
 from certbench.core.x509.keys import PrivateKey, key_spec_of
-from certbench.core.x509.encoding import b64decode_lenient, der_length
+from certbench.core.x509.encoding import b64decode_lenient, decode_text_bom, der_length
 
 
 class CsrError(InputError):
@@ -85,7 +85,7 @@ def _attribute(oid: x509.ObjectIdentifier, name: str, value: str) -> x509.NameAt
 
 def load_csr(data: bytes | str, *, source: str = "input") -> x509.CertificateSigningRequest:
     """A CSR from PEM (CRLF, stray whitespace, text around it tolerated), DER, or bare base64."""
-    raw = data.encode("utf-8", errors="replace") if isinstance(data, str) else bytes(data)
+    raw = decode_text_bom(data.encode("utf-8", errors="replace") if isinstance(data, str) else bytes(data))
     if not raw.strip():
         raise CsrError(f"{source}: is empty.", "Choose the certificate signing request (.csr) file.")
     match = _CSR_BEGIN.search(raw)

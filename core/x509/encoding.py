@@ -8,6 +8,19 @@ import binascii
 import re
 
 
+def decode_text_bom(raw: bytes) -> bytes:
+    """Undo the byte-order marks Windows tools add to text files: UTF-8 (Notepad) and UTF-16
+    (PowerShell 5 `>` redirection writes UTF-16LE). Binary input is returned unchanged."""
+    if raw.startswith(b"\xef\xbb\xbf"):
+        return raw[3:]
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return raw.decode("utf-16").encode("utf-8")
+        except UnicodeDecodeError:
+            return raw
+    return raw
+
+
 def b64decode_lenient(text: bytes) -> bytes | None:
     """Decode base64 ignoring whitespace and missing trailing padding; None if it is not base64."""
     compact = re.sub(rb"\s+", b"", text)

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs7
 
 from certbench.core.errors import InputError
-from certbench.core.x509.encoding import b64decode_lenient, der_length, pkcs7_certificate_ders
+from certbench.core.x509.encoding import b64decode_lenient, decode_text_bom, der_length, pkcs7_certificate_ders
 
 
 class CertificateParseError(InputError):
@@ -58,7 +58,7 @@ def _is_private_key_label(label: bytes) -> bool:
 
 def load_certificates(data: bytes | str, *, source: str = "input") -> list[x509.Certificate]:
     """Every certificate in `data`, in the order they appear (see `chain.order_chain`)."""
-    raw = _as_bytes(data)
+    raw = decode_text_bom(_as_bytes(data))
     if len(raw) > MAX_INPUT_BYTES:
         raise _err(source, f"is {len(raw)} bytes long, too large to be a certificate file.",
                    "Choose the certificate file itself (a few kilobytes).")

@@ -94,6 +94,10 @@ def test_load_csr_pem_crlf_whitespace_and_text(csr):
     assert same(load_csr(messy.encode()), csr)
 
 
+def test_load_csr_utf16_from_powershell(csr):
+    assert same(load_csr(csr_to_pem(csr).replace("\n", "\r\n").encode("utf-16")), csr)
+
+
 def test_load_csr_new_certificate_request_label(csr):
     pem = csr_to_pem(csr).replace("CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST")
     assert same(load_csr(pem), csr)

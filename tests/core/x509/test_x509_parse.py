@@ -61,6 +61,14 @@ def test_pem_with_crlf_blank_lines_indentation_and_text_around(chain):
     assert ders(load_certificates(messy)) == ders(chain.certs)
 
 
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16", "utf-16-le-bom"])
+def test_pem_saved_by_windows_tools_with_bom(chain, encoding):
+    text = to_pem(chain.certs).replace("\n", "\r\n")
+    data = b"\xff\xfe" + text.encode("utf-16-le") if encoding == "utf-16-le-bom" else text.encode(encoding)
+    assert ders(load_certificates(data, source="chain.pem")) == ders(chain.certs)
+    assert ders(load_certificates(base64.b64encode(text.encode()).decode().encode("utf-16"))) == ders(chain.certs)
+
+
 def test_pem_escaped_newlines_from_json(chain):
     pem = to_pem([chain.leaf.cert]).replace("\n", "\\n")
     assert ders(load_certificates(pem)) == [to_der(chain.leaf.cert)]
