@@ -10,7 +10,7 @@ IoT Central), not a self-signed root. Its rules follow RFC 5280 and what OpenSSL
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -198,46 +198,58 @@ def validate_client_chain(
     leaf_der = to_der(leaf)
     pool = [c for c in _dedupe(intermediates) if to_der(c) not in anchor_ders and to_der(c) != leaf_der]
 
-    path = _find_path(leaf, pool, anchor_list, anchor_ders)
-    if path is None:
+    first_problems: list[str] | None = None
+    for path in _find_paths(leaf, pool, anchor_list, anchor_ders):
+        problems = _check_path(path, now)
+        if not problems:
+            return ChainReport(path=path, at=now, warnings=_path_warnings(path, now))
+        # Another path (e.g. through a renewed copy of an expired CA) may still pass; if none
+        # does, the first one found is the one explained.
+        first_problems = first_problems or problems
+    if first_problems is None:
         raise _no_path_error(leaf, pool, anchor_list)
-
-    problems = _check_path(path, now)
-    if problems:
-        message = problems[0] if len(problems) == 1 else (
-            f"The chain of '{display_name(leaf)}' has {len(problems)} problems: "
-            + " ".join(f"({n}) {p}" for n, p in enumerate(problems, start=1))
-        )
-        raise ChainError(message, _hint_for(problems), problems=problems)
-    return ChainReport(path=path, at=now, warnings=_path_warnings(path, now))
+    problems = first_problems
+    message = problems[0] if len(problems) == 1 else (
+        f"The chain of '{display_name(leaf)}' has {len(problems)} problems: "
+        + " ".join(f"({n}) {p}" for n, p in enumerate(problems, start=1))
+    )
+    raise ChainError(message, _hint_for(problems), problems=problems)
 
 
-def _find_path(
+# Enough alternatives for renewed or cross-signed CAs; bounds the work on hostile input.
+MAX_PATHS = 16
+
+
+def _find_paths(
     leaf: x509.Certificate,
     pool: list[x509.Certificate],
     anchors: list[x509.Certificate],
     anchor_ders: set[bytes],
-) -> list[x509.Certificate] | None:
+) -> Iterator[list[x509.Certificate]]:
+    """Candidate paths leaf..anchor, linked by name and signature, shortest-first per step."""
     if to_der(leaf) in anchor_ders:
-        return [leaf]
+        yield [leaf]
+        return
+    found = 0
 
-    def extend(path: list[x509.Certificate]) -> list[x509.Certificate] | None:
+    def extend(path: list[x509.Certificate]) -> Iterator[list[x509.Certificate]]:
+        nonlocal found
         current = path[-1]
-        for anchor in anchors:  # an anchor ends the search, so try anchors first
-            if _issued(current, anchor):
-                return [*path, anchor]
+        for anchor in anchors:  # an anchor ends a path, so anchors are tried first
+            if found < MAX_PATHS and _issued(current, anchor):
+                found += 1
+                yield [*path, anchor]
         if len(path) >= MAX_PATH_LENGTH:
-            return None
+            return
         for candidate in pool:
-            if any(candidate is c for c in path):
-                continue
-            if _issued(current, candidate) and candidate.subject != candidate.issuer:
-                found = extend([*path, candidate])
-                if found:
-                    return found
-        return None
+            if found >= MAX_PATHS:
+                return
+            if any(candidate is c for c in path) or candidate.subject == candidate.issuer:
+                continue  # a self-issued certificate outside the anchors cannot lead to one
+            if _issued(current, candidate):
+                yield from extend([*path, candidate])
 
-    return extend([leaf])
+    yield from extend([leaf])
 
 
 def _no_path_error(
@@ -276,6 +288,11 @@ def _no_path_error(
             "Re-issue the certificate with the issuer name of the CA that signs it.",
         )
     anchor_names = ", ".join(f"'{display_name(a)}'" for a in anchors)
+    if top is leaf and leaf.subject == leaf.issuer and verify_signed_by(leaf, leaf):
+        return ChainError(
+            f"The leaf '{top_name}' is self-signed: no CA issued it, so it cannot chain to {anchor_names}.",
+            "Use a device certificate issued by the intermediate CA.",
+        )
     if top is leaf and len(anchors) == 1 and not pool and anchors[0].subject != anchors[0].issuer:
         return ChainError(
             f"The leaf '{top_name}' is not signed by {_label(anchors[0], anchors)} "

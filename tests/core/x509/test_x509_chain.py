@@ -313,3 +313,27 @@ def test_key_mismatch(chain, spec):
     with pytest.raises(KeyMismatchError, match="does not belong to the certificate 'mx200-sn1'") as info:
         check_key_matches_certificate(new_key(spec), chain.leaf.cert)
     assert isinstance(info.value, InputError) and info.value.hint
+
+
+def test_renewed_intermediate_next_to_expired_copy_is_used(chain):
+    """Same CA key certified twice: the expired copy must not hide the renewed one."""
+    key = new_key()
+    expired = make_cert("Renewed CA", issuer=chain.root, ca=True, key=key,
+                        not_before=NOW - timedelta(days=800), not_after=NOW - timedelta(days=1))
+    renewed = make_cert("Renewed CA", issuer=chain.root, ca=True, key=key)
+    leaf = make_cert("mx200-sn1", issuer=renewed)
+    report = validate_client_chain(leaf.cert, [expired.cert, renewed.cert], [chain.root.cert])
+    assert to_der(report.path[1]) == to_der(renewed.cert)
+    with pytest.raises(ChainError, match="'Renewed CA' expired"):
+        validate_client_chain(leaf.cert, [expired.cert], [chain.root.cert])
+
+
+def test_self_signed_leaf(chain):
+    lonely = make_cert("mx200-sn1")
+    with pytest.raises(ChainError, match="The leaf 'mx200-sn1' is self-signed"):
+        validate_client_chain(lonely.cert, [chain.inter.cert], [chain.root.cert])
+
+
+def test_leaf_given_as_its_own_anchor(chain):
+    report = validate_client_chain(chain.leaf.cert, [], [chain.leaf.cert])
+    assert len(report.path) == 1
