@@ -27,3 +27,17 @@ def certbench_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     home = tmp_path_factory.mktemp("certbench-home")
     monkeypatch.setenv("CERTBENCH_HOME", str(home))
     return home
+
+
+@pytest.fixture(autouse=True)
+def _drop_log_handlers_added_by_the_test():
+    """A test that sets up file logging writes into its own home; detach the handler after."""
+    import logging
+
+    before = list(logging.getLogger().handlers)
+    yield
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if handler not in before:
+            root.removeHandler(handler)
+            handler.close()
