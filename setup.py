@@ -1,12 +1,12 @@
 """Maps the top-level folders onto one import root: core/ is `certbench.core`, gui/ is
-`certbench.gui`. Metadata lives in pyproject.toml; only the package list is computed here,
+`certbench.gui`, resources/ is `certbench.resources`. Metadata lives in pyproject.toml; only the package list is computed here,
 so a new sub-package needs no edit anywhere."""
 
 from pathlib import Path
 
 from setuptools import setup
 
-ROOTS = {"core": "certbench.core", "gui": "certbench.gui"}
+ROOTS = {"core": "certbench.core", "gui": "certbench.gui", "resources": "certbench.resources"}
 
 
 def _packages() -> tuple[list[str], dict[str, str]]:
@@ -22,4 +22,4 @@ def _packages() -> tuple[list[str], dict[str, str]]:
 
 
 packages, package_dir = _packages()
-setup(packages=packages, package_dir=package_dir, package_data={"certbench.core": ["resources/*"]})
+setup(packages=packages, package_dir=package_dir, package_data={"certbench.resources": ["**/*"]})

@@ -1,0 +1,1 @@
+"""Data files shipped with Certbench: Azure root certificates, icons, product catalogue example."""
