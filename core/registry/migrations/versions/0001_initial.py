@@ -28,6 +28,9 @@ def _in(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
+# Names are final (op.f): the models' naming convention would otherwise prefix them again.
+
+
 def upgrade() -> None:
     op.create_table(
         "units",
@@ -47,15 +50,15 @@ def upgrade() -> None:
         sa.Column("last_workstation", sa.String(64), nullable=False),
         sa.Column("created_at", TS, nullable=False),
         sa.Column("updated_at", TS, nullable=False),
-        sa.PrimaryKeyConstraint("id", name="pk_units"),
-        sa.UniqueConstraint("cn", name="uq_units_cn"),
-        sa.UniqueConstraint("model", "serial", name="uq_units_model_serial"),
-        sa.CheckConstraint(_in("state", UNIT_STATES), name="ck_units_state"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_units")),
+        sa.UniqueConstraint("cn", name=op.f("uq_units_cn")),
+        sa.UniqueConstraint("model", "serial", name=op.f("uq_units_model_serial")),
+        sa.CheckConstraint(_in("state", UNIT_STATES), name=op.f("ck_units_state")),
         sa.CheckConstraint(
-            "cn IS NOT NULL OR state IN ('scanned', 'failed', 'rolled_back')", name="ck_units_cn_after_scan"
+            "cn IS NOT NULL OR state IN ('scanned', 'failed', 'rolled_back')", name=op.f("ck_units_cn_after_scan")
         ),
     )
-    op.create_index("ix_units_state", "units", ["state"])
+    op.create_index(op.f("ix_units_state"), "units", ["state"])
 
     op.create_table(
         "certificates",
@@ -77,16 +80,16 @@ def upgrade() -> None:
         sa.Column("installed_at", TS, nullable=True),
         sa.Column("ended_at", TS, nullable=True),
         sa.Column("end_reason", sa.Text(), nullable=True),
-        sa.PrimaryKeyConstraint("id", name="pk_certificates"),
-        sa.ForeignKeyConstraint(["unit_id"], ["units.id"], name="fk_certificates_unit_id_units"),
-        sa.UniqueConstraint("intermediate", "order_id", name="uq_certificates_intermediate_order_id"),
-        sa.UniqueConstraint("issuer_dn", "serial_number", name="uq_certificates_issuer_dn_serial_number"),
-        sa.UniqueConstraint("sha256", name="uq_certificates_sha256"),
-        sa.CheckConstraint(_in("status", CERT_STATUSES), name="ck_certificates_status"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_certificates")),
+        sa.ForeignKeyConstraint(["unit_id"], ["units.id"], name=op.f("fk_certificates_unit_id_units")),
+        sa.UniqueConstraint("intermediate", "order_id", name=op.f("uq_certificates_intermediate_order_id")),
+        sa.UniqueConstraint("issuer_dn", "serial_number", name=op.f("uq_certificates_issuer_dn_serial_number")),
+        sa.UniqueConstraint("sha256", name=op.f("uq_certificates_sha256")),
+        sa.CheckConstraint(_in("status", CERT_STATUSES), name=op.f("ck_certificates_status")),
     )
-    op.create_index("ix_certificates_unit_id", "certificates", ["unit_id"])
+    op.create_index(op.f("ix_certificates_unit_id"), "certificates", ["unit_id"])
     op.create_index(
-        "uq_certificates_live_unit", "certificates", ["unit_id"], unique=True,
+        op.f("uq_certificates_live_unit"), "certificates", ["unit_id"], unique=True,
         sqlite_where=sa.text(LIVE), postgresql_where=sa.text(LIVE),
     )
 
@@ -104,20 +107,20 @@ def upgrade() -> None:
         sa.Column("details", sa.Text(), nullable=False),
         sa.Column("prev_hash", sa.String(64), nullable=False),
         sa.Column("hash", sa.String(64), nullable=False),
-        sa.PrimaryKeyConstraint("seq", name="pk_audit_events"),
-        sa.ForeignKeyConstraint(["unit_id"], ["units.id"], name="fk_audit_events_unit_id_units"),
-        sa.CheckConstraint("outcome IN ('ok', 'failed', 'refused')", name="ck_audit_events_outcome"),
+        sa.PrimaryKeyConstraint("seq", name=op.f("pk_audit_events")),
+        sa.ForeignKeyConstraint(["unit_id"], ["units.id"], name=op.f("fk_audit_events_unit_id_units")),
+        sa.CheckConstraint("outcome IN ('ok', 'failed', 'refused')", name=op.f("ck_audit_events_outcome")),
     )
-    op.create_index("ix_audit_events_unit_id", "audit_events", ["unit_id"])
-    op.create_index("ix_audit_events_occurred_at", "audit_events", ["occurred_at"])
+    op.create_index(op.f("ix_audit_events_unit_id"), "audit_events", ["unit_id"])
+    op.create_index(op.f("ix_audit_events_occurred_at"), "audit_events", ["occurred_at"])
 
     op.create_table(
         "audit_head",
         sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("seq", sa.Integer(), nullable=False),
         sa.Column("hash", sa.String(64), nullable=False),
-        sa.PrimaryKeyConstraint("id", name="pk_audit_head"),
-        sa.CheckConstraint("id = 1", name="ck_audit_head_single_row"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_head")),
+        sa.CheckConstraint("id = 1", name=op.f("ck_audit_head_single_row")),
     )
     op.execute(sa.text("INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, :genesis)").bindparams(genesis="0" * 64))
 
