@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from cryptography import x509
 
+from certbench.core.naming import validate_cn as validate_name
 from certbench.core.x509.csr import build_csr
 from certbench.core.x509.keys import KeySpec, PrivateKey, generate_key, key_spec_of
 
@@ -29,11 +30,6 @@ def make_identity(cn: str, spec: KeySpec | str = "ec-p256", *, validate_cn: bool
     before a key is made, so a bad name costs nothing."""
     key_spec = KeySpec.parse(spec) if isinstance(spec, str) else spec
     if validate_cn:
-        try:
-            from certbench.core.naming import validate_cn as check_name
-        except ImportError:  # TODO: drop this fallback once core/naming.py is committed everywhere
-            check_name = None
-        if check_name is not None:
-            check_name(cn)
+        validate_name(cn)
     key = generate_key(key_spec)
     return Identity(common_name=cn, key=key, csr=build_csr(key, cn))
