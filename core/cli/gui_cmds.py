@@ -3,16 +3,14 @@ embedded defaults in a throw-away folder, with nothing to configure."""
 
 from __future__ import annotations
 
-import os
 import secrets as _random
-import shutil
-import tempfile
 from pathlib import Path
 
 import click
 from rich.table import Table
 
 from certbench.core.cli.output import console, json_option, print_json
+from certbench.core.demo import DemoHome
 
 
 @click.command()
@@ -22,33 +20,6 @@ def gui(demo: bool) -> None:
     from certbench.gui.app import main as gui_main
 
     return gui_main(["--demo"] if demo else [])
-
-
-class DemoHome:
-    """A throw-away CERTBENCH_HOME and an in-memory keyring for the length of a demo, so a
-    demo never touches the bench's real settings, data or keyring."""
-
-    def __init__(self, keep: Path | None = None) -> None:
-        self.keep = keep
-        self.path: Path | None = None
-        self._previous: str | None = None
-
-    def __enter__(self) -> Path:
-        from certbench.core import secrets
-
-        self.path = self.keep or Path(tempfile.mkdtemp(prefix="certbench-demo-"))
-        self._previous = os.environ.get("CERTBENCH_HOME")
-        os.environ["CERTBENCH_HOME"] = str(self.path)
-        secrets.use_memory_keyring()
-        return self.path
-
-    def __exit__(self, *exc) -> None:
-        if self._previous is None:
-            os.environ.pop("CERTBENCH_HOME", None)
-        else:
-            os.environ["CERTBENCH_HOME"] = self._previous
-        if self.keep is None and self.path is not None:
-            shutil.rmtree(self.path, ignore_errors=True)
 
 
 @click.command()

@@ -1,0 +1,279 @@
+"""What the bench dashboard shows, gathered without Qt so the GUI can run it on a worker
+thread: the configured intermediates with their expiry, today's units, the instruments
+attached, and how each outside service is configured.
+
+Pieces that depend on workflows still being written (instrument discovery, IoT Central
+verification status) are imported lazily and reported as "not available" until they exist.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from certbench.core import secrets
+from certbench.core.config import Settings
+from certbench.core.errors import CertbenchError
+
+log = logging.getLogger(__name__)
+
+# An intermediate that expires within this many days is flagged on the dashboard.
+EXPIRY_WARNING_DAYS = 60
+
+
+# -- intermediates ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IntermediateRow:
+    name: str
+    display_name: str
+    source: str
+    group: str
+    entry: str
+    not_after: dt.datetime | None = None
+    # "valid" | "expiring" | "expired" | "unknown"
+    expiry: str = "unknown"
+    # True/False once IoT Central has been asked; None: not checked.
+    verified: bool | None = None
+    note: str = ""
+
+
+def expiry_state(not_after: dt.datetime | None, now: dt.datetime | None = None) -> str:
+    if not_after is None:
+        return "unknown"
+    now = now or dt.datetime.now(dt.UTC)
+    if not_after <= now:
+        return "expired"
+    if not_after - now <= dt.timedelta(days=EXPIRY_WARNING_DAYS):
+        return "expiring"
+    return "valid"
+
+
+def intermediate_rows(settings: Settings, *, create_local_ca: bool = False, now: dt.datetime | None = None) -> list[IntermediateRow]:
+    """One row per configured intermediate. The local CA is only created when asked
+    (`create_local_ca`, demo mode): opening the dashboard must not make CA keys by itself."""
+    from certbench.core.pki.local import LocalCA
+    from certbench.core.x509.parse import load_certificate
+
+    local_ca = None
+    if any(i.source == "local" for i in settings.intermediates):
+        local_ca = LocalCA.from_settings(settings)
+        if create_local_ca:
+            local_ca.ensure()
+    rows = []
+    for item in settings.intermediates:
+        not_after: dt.datetime | None = None
+        note = ""
+        try:
+            if item.source == "local":
+                if local_ca is not None and local_ca.exists:
+                    not_after = local_ca.intermediate(item.name).certificate.not_valid_after_utc
+                else:
+                    note = "The local CA has not been created yet."
+            elif item.certificate_file:
+                path = Path(item.certificate_file)
+                not_after = load_certificate(path.read_bytes(), source=str(path)).not_valid_after_utc
+            else:
+                note = "Certificate not imported yet."
+        except (OSError, CertbenchError) as exc:
+            note = exc.message if isinstance(exc, CertbenchError) else f"Cannot read the certificate: {exc.strerror or exc}."
+        rows.append(
+            IntermediateRow(
+                name=item.name,
+                display_name=item.display_name or item.name,
+                source=item.source,
+                group=item.group,
+                entry=item.entry,
+                not_after=not_after,
+                expiry=expiry_state(not_after, now),
+                note=note,
+            )
+        )
+    return rows
+
+
+def verification_status_available() -> bool:
+    return _optional("certbench.core.workflows.ca_verification", "intermediate_status") is not None
+
+
+def verification_status(settings: Settings) -> dict[str, bool | None]:
+    """{intermediate name: verified in IoT Central?}; empty until the CA verification
+    workflow exists (TODO: switch to its status call once core/workflows/ca_verification lands)."""
+    status = _optional("certbench.core.workflows.ca_verification", "intermediate_status")
+    if status is None:
+        return {}
+    return dict(status(settings))
+
+
+# -- units ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UnitCounts:
+    done: int = 0
+    failed: int = 0
+    in_progress: int = 0
+
+
+def start_of_today(now: dt.datetime | None = None) -> dt.datetime:
+    """Local midnight (the bench's working day), as an aware datetime."""
+    local = (now or dt.datetime.now(dt.UTC)).astimezone()
+    return local.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def todays_units(registry_url: str | None, *, now: dt.datetime | None = None, page: int = 200) -> UnitCounts:
+    """Units touched since local midnight, by state. Pages through the registry's
+    most-recently-changed-first listing and stops at the first unit older than today."""
+    from certbench.core.registry import UnitState, open_registry
+    from certbench.core.registry.states import IN_PROGRESS
+
+    since = start_of_today(now)
+    done = failed = in_progress = 0
+    registry = open_registry(registry_url or None)
+    try:
+        offset = 0
+        while True:
+            units = registry.list_units(limit=page, offset=offset)
+            for unit in units:
+                if unit.updated_at < since:
+                    return UnitCounts(done, failed, in_progress)
+                if unit.state == UnitState.DONE:
+                    done += 1
+                elif unit.state == UnitState.FAILED:
+                    failed += 1
+                elif unit.state in IN_PROGRESS:
+                    in_progress += 1
+            if len(units) < page:
+                return UnitCounts(done, failed, in_progress)
+            offset += page
+    finally:
+        registry.close()
+
+
+# -- instruments --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InstrumentRow:
+    port: str
+    model: str = ""
+    serial: str = ""
+    state: str = ""
+
+
+def instrument_discovery_available() -> bool:
+    return _optional("certbench.core.instrument.discovery", "discover") is not None
+
+
+def discover_instruments() -> list[InstrumentRow]:
+    """Instruments on the USB-serial ports; empty until discovery exists
+    (TODO: switch to certbench.core.instrument.discovery.discover once it lands)."""
+    discover = _optional("certbench.core.instrument.discovery", "discover")
+    if discover is None:
+        return []
+    rows = []
+    for found in discover():
+        rows.append(
+            InstrumentRow(
+                port=str(getattr(found, "port", "")),
+                model=str(getattr(found, "model", "") or ""),
+                serial=str(getattr(found, "serial", "") or ""),
+                state=str(getattr(found, "state", "") or ""),
+            )
+        )
+    return rows
+
+
+# -- services -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ServiceState:
+    service: str  # "iotcentral" | "sectigo" | "registry"
+    configured: bool
+    summary: str
+    missing: list[str] = field(default_factory=list)
+
+
+def _has_secret(name: str) -> bool:
+    try:
+        return bool(secrets.get_secret(name))
+    except CertbenchError:
+        return False
+
+
+def service_states(settings: Settings) -> list[ServiceState]:
+    """How each outside service is configured (no network call: that is "Test connection")."""
+    from certbench.core.registry.db import describe, resolve_url
+
+    iotc = settings.iotcentral
+    missing = []
+    if not (iotc.subdomain or iotc.base_url):
+        missing.append("application (subdomain or base URL)")
+    if not _has_secret(secrets.IOTCENTRAL_TOKEN):
+        missing.append("API token")
+    where = iotc.base_url or (f"{iotc.subdomain}.{iotc.dns_suffix}" if iotc.subdomain else "")
+    states = [ServiceState("iotcentral", not missing, where or "not configured", missing)]
+
+    sect = settings.sectigo
+    missing = []
+    if not sect.customer_uri and sect.auth != "oauth2":
+        missing.append("customerUri")
+    if not sect.login and sect.auth != "oauth2":
+        missing.append("login")
+    needed = {
+        "password": (secrets.SECTIGO_PASSWORD, "password"),
+        "client-cert": (secrets.SECTIGO_CLIENT_CERT_PASSPHRASE, "client certificate passphrase"),
+        "oauth2": (secrets.SECTIGO_OAUTH_SECRET, "OAuth client secret"),
+    }[sect.auth]
+    if sect.auth == "client-cert" and not sect.client_cert_file:
+        missing.append("client certificate file")
+    if sect.auth == "oauth2" and not sect.oauth_client_id:
+        missing.append("OAuth client id")
+    if not _has_secret(needed[0]):
+        missing.append(needed[1])
+    uses_sectigo = any(i.source == "sectigo" for i in settings.intermediates)
+    summary = f"{sect.base_url} ({sect.auth})" if not missing else "not configured"
+    if not uses_sectigo and missing:
+        summary = "not used (all intermediates are local or from files)"
+    states.append(ServiceState("sectigo", not missing, summary, missing))
+
+    try:
+        where = describe(resolve_url(settings.registry.url or None))
+        states.append(ServiceState("registry", True, where))
+    except CertbenchError as exc:
+        states.append(ServiceState("registry", False, exc.message, ["database URL"]))
+    return states
+
+
+def _optional(module: str, attr: str) -> Any:
+    """`module.attr`, or None while that module has not been written yet."""
+    try:
+        return getattr(importlib.import_module(module), attr, None)
+    except ModuleNotFoundError as exc:
+        if exc.name and module.startswith(exc.name):
+            return None
+        raise
+
+
+__all__ = [
+    "EXPIRY_WARNING_DAYS",
+    "InstrumentRow",
+    "IntermediateRow",
+    "ServiceState",
+    "UnitCounts",
+    "discover_instruments",
+    "expiry_state",
+    "instrument_discovery_available",
+    "intermediate_rows",
+    "service_states",
+    "start_of_today",
+    "todays_units",
+    "verification_status",
+    "verification_status_available",
+]
