@@ -20,6 +20,8 @@ _GROUPS: list[tuple[str, str]] = [
     ("certbench.core.cli.registry_cmds", "units"),
     ("certbench.core.cli.registry_cmds", "audit"),
     ("certbench.core.cli.gui_cmds", "demo"),
+    ("certbench.core.cli.central_cmds", "central"),  # also adds ca verify|status, emulate iotcentral
+    ("certbench.core.cli.central_cmds", "emulate"),
 ]
 
 
