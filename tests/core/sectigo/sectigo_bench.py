@@ -3,12 +3,8 @@ clients for each of the three sign-in modes."""
 
 from __future__ import annotations
 
-import pytest
 
 from certbench.core.config import Intermediate
-from certbench.core.emulators.httpserver import EmulatorServer
-from certbench.core.emulators.sectigo import SectigoEmulator
-from certbench.core.emulators.tls import EmulatorCA
 from certbench.core.http import RetryPolicy
 from certbench.core.pki.sectigo.auth import ClientCertAuth, OAuth2Auth, PasswordAuth
 from certbench.core.pki.sectigo.client import SectigoClient
@@ -54,8 +50,8 @@ class Bench:
 
     def intermediates(self, **overrides) -> list[Intermediate]:
         return [
-            Intermediate(name=n, source="sectigo", profile_id=self.app.profile_for(n), org_id=self.app.org_id,
-                         term_days=365, **overrides.get(n, {}))
+            Intermediate(**{"name": n, "source": "sectigo", "profile_id": self.app.profile_for(n),
+                            "org_id": self.app.org_id, "term_days": 365, **overrides.get(n, {})})
             for n in NAMES
         ]
 
