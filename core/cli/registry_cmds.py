@@ -104,7 +104,8 @@ def units_list(state: str | None, limit: int, db_url: str | None, as_json: bool)
         return
     table = Table(title=f"Units ({len(rows)} of {total})", show_lines=False)
     for column in ("CN", "State", "Serial", "Model", "Bench", "Operator", "Changed"):
-        table.add_column(column)
+        # Names are copied from here into other commands: never wrap them.
+        table.add_column(column, no_wrap=column in ("CN", "State", "Serial"))
     for unit in rows:
         table.add_row(unit.cn or "-", unit.state.value, unit.serial, unit.model, unit.last_workstation,
                       unit.last_operator, _when(unit.updated_at))
@@ -144,7 +145,7 @@ def units_show(cn: str, db_url: str | None, as_json: bool) -> None:
         )
     table = Table(title="History")
     for column in ("#", "When", "Event", "Outcome", "Who", "Bench", "Error"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column in ("#", "Event"))
     for event in events:
         table.add_row(str(event.seq), _when(event.occurred_at), event.event, event.outcome, event.actor,
                       event.workstation, event.error or "")

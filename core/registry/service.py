@@ -62,19 +62,21 @@ def _now() -> datetime:
 
 
 def _text(label: str, value: str | None, *, limit: int = 64, required: bool = True) -> str | None:
+    """Checked, stripped text. Long fields (limit > 256: errors, reasons) may span lines."""
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
             raise InputError(f"The {label} is empty.", f"Scan or enter the {label} again.")
         return None
     if not isinstance(value, str):
         raise InputError(f"The {label} must be text, not {type(value).__name__}.")
+    chain.check_text(value, label)  # first: the messages below quote the value
     value = value.strip()
     if len(value) > limit:
-        raise InputError(f"The {label} '{value[:limit]}...' is longer than {limit} characters.",
+        raise InputError(f"The {label} '{value[:40]}...' is longer than {limit} characters.",
                          f"Check the {label}; it cannot be this long.")
-    if _CONTROL.search(value):
+    checked = value.replace("\n", "").replace("\t", "").replace("\r", "") if limit > 256 else value
+    if _CONTROL.search(checked):
         raise InputError(f"The {label} contains control characters.", f"Scan or type the {label} again.")
-    chain.check_text(value, label)
     return value
 
 
