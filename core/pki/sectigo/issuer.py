@@ -113,13 +113,13 @@ class SectigoIssuer(Issuer):
     def intermediate_names(self) -> list[str]:
         return list(self._intermediates)
 
-    def _cache_file(self, name: str) -> Path:
+    def cache_file(self, name: str) -> Path:
         return self.state_dir / "intermediates" / f"{name}.pem"
 
     def _known_chain(self, name: str) -> list[x509.Certificate] | None:
         """The intermediate and what is above it, from its configured file or the cache."""
         config = self._config(name)
-        path = Path(config.certificate_file) if config.certificate_file else self._cache_file(name)
+        path = Path(config.certificate_file) if config.certificate_file else self.cache_file(name)
         if not path.is_file():
             if config.certificate_file:
                 raise ConfigError(
@@ -162,7 +162,7 @@ class SectigoIssuer(Issuer):
                     f"('{display_name(chain[0])}').",
                     "Two intermediates point at the same CA: check their profile_id in Settings.",
                 )
-        target = self._cache_file(name)
+        target = self.cache_file(name)
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_suffix(".tmp")
         tmp.write_text(to_pem(chain))
@@ -227,6 +227,10 @@ class SectigoIssuer(Issuer):
             return json.loads(path.read_text())
         except (OSError, ValueError):
             return None
+
+    def recorded_intermediate(self, order_id: str) -> str | None:
+        """The intermediate this bench ordered `order_id` through, if it placed the order."""
+        return (self._read_journal(order_id) or {}).get("intermediate")
 
     def order(self, intermediate: str, csr: x509.CertificateSigningRequest, *, comment: str = "") -> str:
         config = self._config(intermediate)
