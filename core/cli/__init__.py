@@ -22,6 +22,8 @@ _GROUPS: list[tuple[str, str]] = [
     ("certbench.core.cli.gui_cmds", "demo"),
     ("certbench.core.cli.central_cmds", "central"),  # also adds ca verify|status, emulate iotcentral
     ("certbench.core.cli.central_cmds", "emulate"),
+    ("certbench.core.cli.sectigo_cmds", "sectigo"),  # also adds ca fetch, emulate sectigo
+    ("certbench.core.cli.instrument_cmds", "instrument"),  # also adds emulate instrument
 ]
 
 
