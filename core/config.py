@@ -60,6 +60,8 @@ class Product:
     key_algorithm: str = "ec-p256"
     key_source: str = field(default="device", metadata=_choice("device", "workstation"))
     iotcentral_template: str = ""
+    # HIBC labeler code + product number ("MDCPMX200"): the UDI a HIBC label carries.
+    hibc_codes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -162,6 +164,13 @@ class Settings:
                 return item
         return None
 
+    def product_for_hibc(self, code: str) -> Product | None:
+        """The product whose HIBC code (labeler code + product number) is `code`."""
+        for item in self.products:
+            if code in item.hibc_codes:
+                return item
+        return None
+
     def cn_template(self) -> CnTemplate:
         return CnTemplate(self.bench.cn_template)
 
@@ -185,10 +194,14 @@ def default_settings() -> Settings:
         for i in range(1, 5)
     ]
     products = [
-        Product("mx200", "medicorp-ica-1", ["09506000134352"], "MX-200 infusion monitor", "ec-p256", "device"),
-        Product("mx300", "medicorp-ica-2", ["09506000134369"], "MX-300 patient monitor", "rsa-2048", "workstation"),
-        Product("vx10", "medicorp-ica-3", ["09506000134376"], "VX-10 ventilator module", "ec-p384", "device"),
-        Product("lx5", "medicorp-ica-4", ["09506000134383"], "LX-5 lab analyser", "ec-p256", "workstation"),
+        Product("mx200", "medicorp-ica-1", ["09506000134352"], "MX-200 infusion monitor", "ec-p256", "device",
+                hibc_codes=["MDCPMX200"]),
+        Product("mx300", "medicorp-ica-2", ["09506000134369"], "MX-300 patient monitor", "rsa-2048", "workstation",
+                hibc_codes=["MDCPMX300"]),
+        Product("vx10", "medicorp-ica-3", ["09506000134376"], "VX-10 ventilator module", "ec-p384", "device",
+                hibc_codes=["MDCPVX10"]),
+        Product("lx5", "medicorp-ica-4", ["09506000134383"], "LX-5 lab analyser", "ec-p256", "workstation",
+                hibc_codes=["MDCPLX5"]),
     ]
     return Settings(intermediates=intermediates, products=products)
 
@@ -276,6 +289,7 @@ def _check(settings: Settings) -> None:
             raise ConfigError(f"Setting '{key}.term_days' must be a positive number of days.")
     models: set[str] = set()
     gtins: dict[str, str] = {}
+    hibc_codes: dict[str, str] = {}
     for index, product in enumerate(settings.products):
         key = f"products[{index}]"
         if product.model.casefold() in models:
@@ -296,6 +310,18 @@ def _check(settings: Settings) -> None:
             if gtin in gtins:
                 raise ConfigError(f"GTIN {gtin} belongs to both '{gtins[gtin]}' and '{product.model}'.")
             gtins[gtin] = product.model
+        for code in product.hibc_codes:
+            # LIC: a letter and three letters/digits (assigned by HIBCC); then the labeler's
+            # product number, 1 to 18 letters/digits. Capitals only: HIBC uses the Code 39 set.
+            if not re.fullmatch(r"[A-Z][A-Z0-9]{3}[A-Z0-9]{1,18}", code):
+                raise ConfigError(
+                    f"Setting '{key}.hibc_codes' has '{code}': a HIBC code here is the 4-character labeler code "
+                    "(LIC, starting with a letter) followed by the product number (1-18 characters), "
+                    "capital letters and digits only, e.g. \"MDCPMX200\".",
+                )
+            if code in hibc_codes:
+                raise ConfigError(f"HIBC code {code} belongs to both '{hibc_codes[code]}' and '{product.model}'.")
+            hibc_codes[code] = product.model
     try:
         settings.cn_template()
     except ConfigError as exc:
