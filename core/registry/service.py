@@ -19,7 +19,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
@@ -52,6 +52,9 @@ from certbench.core.registry.states import (
 )
 
 UnitRef = UnitRecord | int | str
+_UNITS = Unit.__table__
+_EVENTS = AuditEvent.__table__
+_HEAD = AuditHead.__table__
 _S = UnitState
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _GTIN = re.compile(r"\d{8}|\d{12,14}")
@@ -177,9 +180,8 @@ class Registry:
         except DBAPIError as exc:
             raise db.unavailable(self._url, exc) from None
 
-    def _append(
+    def _event(
         self,
-        session: Session,
         event: str,
         actor: Actor,
         *,
@@ -188,30 +190,39 @@ class Registry:
         outcome: str = "ok",
         error: str | None = None,
         details: Mapping[str, Any] | None = None,
-    ) -> AuditEvent:
+    ) -> dict[str, Any]:
+        """An audit event's fields, checked (nothing secret, known outcome), not yet chained."""
         if outcome not in chain.OUTCOMES:
             raise InputError(f"Unknown audit outcome '{outcome}'.", f"Use one of: {', '.join(chain.OUTCOMES)}.")
         _text("event name", event)
         if error is not None:
             chain.check_text(error, "error")
-        fields = {
+        return {
             "occurred_at": _now(), "event": event,
             "actor": actor.operator, "workstation": actor.workstation,
             "subject": _text("subject", subject, limit=256, required=False),
             "unit_id": unit_id, "outcome": outcome, "error": error,
             "details": chain.details_text(details),
         }
-        # The head row lock orders appends from every bench into one chain; it is taken last
-        # in each transaction so it is held only for the final insert and the commit.
-        head = session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one()
-        fields["seq"] = head.seq + 1
-        fields["prev_hash"] = head.hash
-        fields["hash"] = chain.event_hash(fields)
-        row = AuditEvent(**fields)
-        session.add(row)
-        head.seq, head.hash = fields["seq"], fields["hash"]
+
+    def _append(self, session: Session, *events: dict[str, Any]) -> list[dict[str, Any]]:
+        """Chain `events` onto the head and insert them, in the caller's transaction."""
+        # Pending record changes go to the database first: a constraint they break stops the
+        # transaction before the head is locked.
         session.flush()
-        return row
+        # The head row lock orders appends from every bench into one chain; it is taken last
+        # in each transaction so it is held only for the final inserts and the commit.
+        head = session.execute(
+            select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == 1).with_for_update()
+        ).one()
+        seq, prev = head.seq, head.hash
+        for fields in events:
+            seq += 1
+            fields["seq"], fields["prev_hash"] = seq, prev
+            fields["hash"] = prev = chain.event_hash(fields)
+        session.execute(insert(_EVENTS), list(events))
+        session.execute(update(_HEAD).where(_HEAD.c.id == 1).values(seq=seq, hash=prev))
+        return list(events)
 
     def _locate(self, session: Session, ref: UnitRef, *, lock: bool) -> Unit:
         query = select(Unit)
@@ -272,11 +283,11 @@ class Registry:
         unit.state = target.value
         unit.updated_at = now
         unit.last_operator, unit.last_workstation = actor.operator, actor.workstation
-        self._append(
-            session, event or f"unit.{target.value}", actor, subject=_subject(unit), unit_id=unit.id,
+        self._append(session, self._event(
+            event or f"unit.{target.value}", actor, subject=_subject(unit), unit_id=unit.id,
             outcome=outcome, error=error,
             details={"from": source.value, "to": target.value, "generation": unit.generation, **(details or {})},
-        )
+        ))
 
     def _live_certificate(self, session: Session, unit: Unit) -> Certificate | None:
         return session.execute(
@@ -418,25 +429,26 @@ class Registry:
         cn = _text("CN", cn, required=False) if cn is not None else None
         firmware = _text("firmware version", firmware, required=False)
         now = _now()
+        values = dict(
+            cn=cn, serial=serial, model=model, gtin=gtin, firmware=firmware,
+            state=(_S.CN_RESERVED if cn else _S.SCANNED).value, generation=1, failed_from=None, last_error=None,
+            operator=actor.operator, workstation=actor.workstation,
+            last_operator=actor.operator, last_workstation=actor.workstation,
+            created_at=now, updated_at=now,
+        )
+        scan = {"serial": serial, "model": model, "gtin": gtin, "firmware": firmware}
+        events = [self._event("unit.scanned", actor, subject=f"{model}/{serial}", details={"to": _S.SCANNED.value, **scan})]
+        if cn:
+            events.append(self._event("unit.cn_reserved", actor, subject=cn, details={
+                "from": _S.SCANNED.value, "to": _S.CN_RESERVED.value, "generation": 1, "cn": cn}))
         try:
             with self._write() as session:
-                row = Unit(
-                    cn=cn, serial=serial, model=model, gtin=gtin, firmware=firmware,
-                    state=(_S.CN_RESERVED if cn else _S.SCANNED).value, generation=1,
-                    operator=actor.operator, workstation=actor.workstation,
-                    last_operator=actor.operator, last_workstation=actor.workstation,
-                    created_at=now, updated_at=now,
-                )
-                session.add(row)
-                session.flush()
-                scan = {"serial": serial, "model": model, "gtin": gtin, "firmware": firmware}
-                self._append(session, "unit.scanned", actor, subject=f"{model}/{serial}", unit_id=row.id,
-                             details={"to": _S.SCANNED.value, **scan})
-                if cn:
-                    self._append(session, "unit.cn_reserved", actor, subject=cn, unit_id=row.id,
-                                 details={"from": _S.SCANNED.value, "to": _S.CN_RESERVED.value,
-                                          "generation": 1, "cn": cn})
-                return _unit_record(row)
+                # Core statements: this is the hot path of every provisioning (see bench/registry).
+                unit_id = session.execute(insert(_UNITS).values(**values).returning(_UNITS.c.id)).scalar_one()
+                for event in events:
+                    event["unit_id"] = unit_id
+                self._append(session, *events)
+                return _unit_record(Unit(id=unit_id, **values))
         except IntegrityError:
             raise self._conflict(cn, serial, model, gtin, actor) from None
 
@@ -469,13 +481,14 @@ class Registry:
             "renewal, re-provision it explicitly (certbench units show shows its history).",
             conflict=conflict, value=value, holder=holder,
         )
+        refusal = self._event(
+            "unit.cn_reserved", actor, subject=cn or f"{model}/{serial}", unit_id=holder.id,
+            outcome="refused", error=error.message,
+            details={"serial": serial, "model": model, "gtin": gtin, "cn": cn, "conflict": conflict,
+                     "held_by": {"operator": holder.operator, "workstation": holder.workstation}},
+        )
         with self._write() as session:
-            self._append(
-                session, "unit.cn_reserved", actor, subject=cn or f"{model}/{serial}", unit_id=holder.id,
-                outcome="refused", error=error.message,
-                details={"serial": serial, "model": model, "gtin": gtin, "cn": cn, "conflict": conflict,
-                         "held_by": {"operator": holder.operator, "workstation": holder.workstation}},
-            )
+            self._append(session, refusal)
         return error
 
     # -- the steps -----------------------------------------------------------------------
@@ -680,9 +693,9 @@ class Registry:
             unit_id = None
             if unit is not None:
                 unit_id = self._locate(session, unit.id if isinstance(unit, UnitRecord) else unit, lock=False).id
-            row = self._append(session, event, actor, subject=subject, unit_id=unit_id, outcome=outcome,
-                               error=error, details=details)
-            return AuditRecord(**_event_fields(row))
+            (fields,) = self._append(session, self._event(
+                event, actor, subject=subject, unit_id=unit_id, outcome=outcome, error=error, details=details))
+            return AuditRecord(**fields)
 
     def head(self) -> tuple[int, str]:
         """(seq, hash) of the last event: note it outside the database to anchor the chain."""
