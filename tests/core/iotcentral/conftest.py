@@ -69,7 +69,9 @@ def raw(emulator):
 
     def send(method: str, path: str, *, json=None, content=None, headers=None, params=None, token=None):
         query = {"api-version": "2022-07-31"} if params is None else params
-        merged = {"Authorization": token or emulator.token, **(headers or {})}
+        merged = {"Authorization": emulator.token if token is None else token, **(headers or {})}
+        if not merged["Authorization"]:
+            del merged["Authorization"]  # token="" sends none
         return http.request(method, path, json=json, content=content, headers=merged, params=query)
 
     yield send
