@@ -24,6 +24,7 @@ _GROUPS: list[tuple[str, str]] = [
     ("certbench.core.cli.central_cmds", "emulate"),
     ("certbench.core.cli.sectigo_cmds", "sectigo"),  # also adds ca fetch, emulate sectigo
     ("certbench.core.cli.instrument_cmds", "instrument"),  # also adds emulate instrument
+    ("certbench.core.cli.selftest_cmds", "self_test"),
 ]
 
 

@@ -254,8 +254,11 @@ class Instrument:
                 "Provision the instrument again; if this repeats, the instrument's key store is faulty.",
             ) from None
 
-    def register(self, id_scope: str, host: str = "", server_ca_pem: bytes | None = None) -> RegisterResponse:
-        body = RegisterRequest(id_scope, host, server_ca_pem).encode()
+    def register(self, id_scope: str, host: str = "", server_ca: x509.Certificate | None = None) -> RegisterResponse:
+        """The instrument registers itself with DPS using what it holds and reports the outcome.
+        `server_ca` must be in its trust store; without it the whole trust store is used."""
+        fingerprint = server_ca.fingerprint(hashes.SHA256()) if server_ca is not None else None
+        body = RegisterRequest(id_scope, host, fingerprint).encode()
         return _decode(RegisterResponse.decode, self._call(Cmd.REGISTER, body).body)
 
     def wipe(self) -> None:

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from certbench.core.errors import InstrumentError
 from certbench.core.instrument.errors import (
     CABLE_HINT,
     InstrumentNoAnswer,
@@ -167,6 +168,12 @@ class Link:
     # ------------------------------------------------------------ requests
 
     def request(self, cmd: int, body: bytes = b"", *, check: bool = True) -> Response:
+        if len(body) > self.max_body():
+            raise InstrumentError(
+                f"The {_cmd_name(cmd)} request ({len(body)} bytes) is larger than the instrument accepts "
+                f"in one frame ({self.max_body()} bytes).",
+                "Use shorter values (subject names, registration settings).",
+            )
         single = _Single(cmd, body)
         self.run(single)
         assert single.result is not None

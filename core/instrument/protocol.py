@@ -528,22 +528,28 @@ class SignResponse:
 
 @dataclass(frozen=True)
 class RegisterRequest:
+    """DPS registration by the instrument itself. The server is checked against the trust
+    store, or, when `server_ca_sha256` is given, against only the trust-store certificate
+    with that SHA-256 fingerprint (a frame is too small to carry a certificate)."""
+
     id_scope: str
     host: str = ""
-    server_ca_pem: bytes | None = None
+    server_ca_sha256: bytes | None = None
 
     def encode(self) -> bytes:
         w = Writer().str8(self.id_scope).str8(self.host)
-        w.u8(REGISTER_SERVER_CA if self.server_ca_pem else 0)
-        if self.server_ca_pem:
-            w.bytes16(self.server_ca_pem)
+        w.u8(REGISTER_SERVER_CA if self.server_ca_sha256 else 0)
+        if self.server_ca_sha256:
+            if len(self.server_ca_sha256) != SHA256_SIZE:
+                raise MessageError("the server CA fingerprint must be 32 bytes (SHA-256)")
+            w.raw(self.server_ca_sha256)
         return w.build()
 
     @classmethod
     def decode(cls, body: bytes) -> RegisterRequest:
         r = Reader(body)
         scope, host, flags = r.str8(), r.str8(), r.u8()
-        ca = r.bytes16() if flags & REGISTER_SERVER_CA else None
+        ca = r.raw(SHA256_SIZE) if flags & REGISTER_SERVER_CA else None
         r.end()
         return cls(scope, host, ca)
 

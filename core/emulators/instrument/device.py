@@ -406,17 +406,17 @@ class Device:
         if Store.CHAIN in state.staged:
             chain = self.store.read_staged(Store.CHAIN, state.staged[Store.CHAIN].total)
             leaf_key = key_hash(x509.load_pem_x509_certificate(chain).public_key())
-            if imported is not None:
-                key = imported
-            elif state.pending_key is not None and hashlib.sha256(state.pending_key.spki).digest() == leaf_key:
-                key = state.pending_key
-                new.pending_key = None
-            elif state.live_key is not None:
-                key = state.live_key
-            else:
+            # The leaf must belong to the imported key if one is staged; otherwise to the
+            # key made by KEYGEN (which then becomes live) or to the key already live.
+            candidates = [imported] if imported is not None else [k for k in (state.pending_key, state.live_key) if k]
+            if not candidates:
                 raise Refused(Result.NO_KEY)
-            if hashlib.sha256(key.spki).digest() != leaf_key:
+            matching = [k for k in candidates if hashlib.sha256(k.spki).digest() == leaf_key]
+            if not matching:
                 raise Refused(Result.KEY_CERT_MISMATCH)
+            key = matching[0]
+            if key is state.pending_key:
+                new.pending_key = None
             new.live[Store.CHAIN] = chain
             new.live_key = key
         elif imported is not None:

@@ -42,7 +42,13 @@ class SamplePki:
     intermediate_key: PrivateKey
 
     @classmethod
-    def create(cls) -> SamplePki:
+    def create(cls, *, small: bool = False) -> SamplePki:
+        """`small`: one EC root and an EC intermediate, for tests that walk every step."""
+        if small:
+            root_key = generate_key("ec-p256")
+            root = _ca(_name("MediCorp Test Root E2"), root_key, _name("MediCorp Test Root E2"), root_key, None)
+            inter_key = generate_key("ec-p256")
+            return cls([root], _ca(_name("MediCorp Test Devices CA 2"), inter_key, root.subject, root_key, 0), inter_key)
         root_key, root2_key = generate_key("rsa-4096"), generate_key("ec-p384")
         root = _ca(_name("MediCorp Test Root R1"), root_key, _name("MediCorp Test Root R1"), root_key, None)
         root2 = _ca(_name("MediCorp Test Root E1"), root2_key, _name("MediCorp Test Root E1"), root2_key, None)
@@ -73,3 +79,8 @@ class SamplePki:
 
     def chain_for(self, leaf: x509.Certificate) -> list[x509.Certificate]:
         return [leaf, self.intermediate]
+
+    @property
+    def trust(self) -> list[x509.Certificate]:
+        """What an instrument's trust store holds: the roots and the device intermediate."""
+        return [*self.roots, self.intermediate]
