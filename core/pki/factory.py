@@ -61,21 +61,18 @@ def issuer_from_settings(settings) -> Issuer:  # settings: certbench.core.config
                 f"The intermediates ({names}) come from files: Certbench cannot issue certificates through them.",
                 "Set source = \"sectigo\" (with profile_id and org_id) or \"local\" for an intermediate that issues.",
             )
-    issuers: dict[str, Issuer] = {}
+    by_source: dict[str, Issuer] = {}
     if "local" in sources or not settings.intermediates:
         local = LocalCA.from_settings(settings)
         if sources <= {"local"}:
             return local
-        for item in settings.intermediates:
-            if item.source == "local":
-                issuers[item.name] = local
+        by_source["local"] = local
     if "sectigo" in sources:
         from certbench.core.pki.sectigo.issuer import SectigoIssuer
 
         sectigo = SectigoIssuer.from_settings(settings)
         if sources == {"sectigo"}:
             return sectigo
-        for item in settings.intermediates:
-            if item.source == "sectigo":
-                issuers[item.name] = sectigo
-    return RoutingIssuer(issuers)
+        by_source["sectigo"] = sectigo
+    # In the order of Settings, so lists and menus show the intermediates as configured.
+    return RoutingIssuer({i.name: by_source[i.source] for i in settings.intermediates if i.source in by_source})
