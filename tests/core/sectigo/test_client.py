@@ -308,3 +308,9 @@ def test_details_list_approve_decline_revoke(bench):
     assert client.details(declined.order_id).status == "DECLINED"
     with pytest.raises(SectigoRequestRefused):
         client.approve(declined.order_id)
+
+
+def test_enroll_retried_after_429_places_one_order(bench):
+    bench.app.faults.add("429", 1, path="/enroll", retry_after=0)
+    _, result = _enroll(bench.client(), bench.app)
+    assert list(bench.app.orders) == [int(result.order_id)] and bench.app.enroll_calls == 1
