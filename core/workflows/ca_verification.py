@@ -182,22 +182,8 @@ def _run(
 
     with reporter.step("group", f"Looking up enrollment group '{group_id}'.") as out:
         groups = client.list_groups()
-        group = next((g for g in groups if g.id == group_id), None)
-        if group is None:
-            group = client.create_group(group_id, group_display_name or group_id)
-            groups.append(group)
-            out.update(created=True, message=f"Created enrollment group '{group_id}'.")
-        else:
-            out.update(created=False, message=f"Enrollment group '{group_id}' exists.")
-        if group.attestation_type != "x509":
-            raise InputError(
-                f"Enrollment group '{group_id}' uses {group.attestation_type} attestation, not X.509 certificates.",
-                "Choose an X.509 enrollment group, or a new group id (Certbench creates it).",
-            )
-        if not group.enabled:
-            out["warning"] = "The group is disabled: devices cannot register through it until it is enabled."
-
-    with reporter.step("entry", f"Checking the {entry} entry of '{group_id}'.") as out:
+        # Where the certificate already sits is checked before anything is created, so a
+        # refusal leaves IoT Central exactly as it was.
         found = _locate(groups, thumbprint)
         if found is not None and (found[0].id, found[1]) != (group_id, entry):
             where_group, where_entry = found
@@ -206,17 +192,31 @@ def _run(
                 f"group '{where_group.id}'; IoT Central allows a certificate in one place only.",
                 f"Verify it there (--group {where_group.id} --entry {where_entry}), or remove it from that group first.",
             )
+        group = next((g for g in groups if g.id == group_id), None)
+        if group is not None and group.attestation_type != "x509":
+            raise InputError(
+                f"Enrollment group '{group_id}' uses {group.attestation_type} attestation, not X.509 certificates.",
+                "Choose an X.509 enrollment group, or a new group id (Certbench creates it).",
+            )
+        held = group.certificates.get(entry) if group is not None else None
+        if held is not None and held.sha1_thumbprint != thumbprint and not replace:
+            raise InputError(
+                f"The {entry} entry of '{group_id}' holds a different certificate (thumbprint {held.sha1_thumbprint}, "
+                f"{'verified' if held.verified else 'not verified'}); it was left as it is.",
+                "Devices issued from that certificate stop registering if it is replaced. Use the other entry, "
+                "or pass --replace if replacing it is intended.",
+            )
+        if group is None:
+            group = client.create_group(group_id, group_display_name or group_id)
+            out.update(created=True, message=f"Created enrollment group '{group_id}'.")
+        else:
+            out.update(created=False, message=f"Enrollment group '{group_id}' exists.")
+        if not group.enabled:
+            out["warning"] = "The group is disabled: devices cannot register through it until it is enabled."
+
+    with reporter.step("entry", f"Checking the {entry} entry of '{group_id}'.") as out:
         held = group.certificates.get(entry)
-        replaced = None
-        if held is not None and held.sha1_thumbprint != thumbprint:
-            if not replace:
-                raise InputError(
-                    f"The {entry} entry of '{group_id}' holds a different certificate (thumbprint {held.sha1_thumbprint}, "
-                    f"{'verified' if held.verified else 'not verified'}); it was left as it is.",
-                    "Devices issued from that certificate stop registering if it is replaced. Use the other entry, "
-                    "or pass --replace if replacing it is intended.",
-                )
-            replaced = held.sha1_thumbprint
+        replaced = held.sha1_thumbprint if held is not None and held.sha1_thumbprint != thumbprint else None
         present = held is not None and held.sha1_thumbprint == thumbprint
         out.update(present=present, verified=bool(present and held and held.verified), holds_other=replaced,
                    message=(f"The {entry} entry already holds '{name}'." if present else
