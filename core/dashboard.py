@@ -198,6 +198,8 @@ class ServiceState:
     configured: bool
     summary: str
     missing: list[str] = field(default_factory=list)
+    # False: nothing configured uses this service (e.g. Sectigo when all CAs are local).
+    used: bool = True
 
 
 def _has_secret(name: str) -> bool:
@@ -240,8 +242,8 @@ def service_states(settings: Settings) -> list[ServiceState]:
     uses_sectigo = any(i.source == "sectigo" for i in settings.intermediates)
     summary = f"{sect.base_url} ({sect.auth})" if not missing else "not configured"
     if not uses_sectigo and missing:
-        summary = "not used (all intermediates are local or from files)"
-    states.append(ServiceState("sectigo", not missing, summary, missing))
+        summary = "not used (no intermediate comes from Sectigo)"
+    states.append(ServiceState("sectigo", not missing, summary, missing, used=uses_sectigo))
 
     try:
         where = describe(resolve_url(settings.registry.url or None))

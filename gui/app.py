@@ -1,23 +1,105 @@
-"""Entry point of the desktop application (the `certbench-gui` script and `certbench gui`)."""
+"""Entry point of the desktop application (the `certbench-gui` script and `certbench gui`).
+
+    certbench gui [--demo]
+
+Start-up order matters: the demo environment first (so logs, settings and the keyring are
+the throw-away ones), then logging, then the exception hook, then the settings. Settings that
+fail to load do not stop the application: it opens on the built-in defaults, says which key
+is wrong and offers Settings to correct it.
+"""
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import logging
 import sys
+from collections.abc import Sequence
+
+from certbench.core import __version__
+
+log = logging.getLogger("certbench.gui")
 
 
-def main(argv: list[str] | None = None) -> int:
-    from PySide6.QtWidgets import QApplication, QLabel, QMainWindow
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="certbench-gui", description="Certbench bench provisioning station.")
+    parser.add_argument("--demo", action="store_true",
+                        help="Run on the built-in emulators and simulated instruments, in a throw-away folder.")
+    # Qt's own options (-platform, -style, ...) pass through to QApplication.
+    args, _qt_args = parser.parse_known_args(list(argv))
+    return args
 
-    from certbench.core import __version__
 
-    args = sys.argv[1:] if argv is None else argv
-    app = QApplication.instance() or QApplication([sys.argv[0], *args])
-    window = QMainWindow()
-    window.setWindowTitle(f"Certbench {__version__}" + (" - DEMO" if "--demo" in args else ""))
-    window.setCentralWidget(QLabel("Certbench"))
-    window.resize(1100, 720)
-    window.show()
-    return app.exec()
+def create_application(argv: Sequence[str]):
+    """The QApplication, made once, with names set so QSettings and the platform agree."""
+    from PySide6.QtCore import QCoreApplication, Qt
+    from PySide6.QtGui import QGuiApplication
+    from PySide6.QtWidgets import QApplication
+
+    from certbench.core import paths
+
+    existing = QApplication.instance()
+    if existing is not None:
+        return existing
+    # Fractional scale factors (125 %, 150 % on bench laptops) rendered as such, not rounded:
+    # text and SVG icons stay sharp. Must be set before the application exists.
+    QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
+    QCoreApplication.setOrganizationName(paths.APP_AUTHOR)
+    QCoreApplication.setOrganizationDomain("medicorp.example")
+    QCoreApplication.setApplicationName(paths.APP_NAME)
+    QCoreApplication.setApplicationVersion(__version__)
+    app = QApplication([sys.argv[0] if sys.argv else "certbench", *argv])
+    app.setDesktopFileName("certbench")
+    return app
+
+
+def build_main_window(demo: bool):
+    """Logging, the exception hook, the settings and the main window (not shown yet)."""
+    from certbench.core.config import default_settings, load_settings
+    from certbench.core.errors import ConfigError
+    from certbench.core.logs import setup_logging
+    from certbench.gui.errors import install_excepthook
+    from certbench.gui.main_window import MainWindow
+    from certbench.gui.resources import icon
+
+    from PySide6.QtWidgets import QApplication
+
+    log_path = setup_logging()
+    install_excepthook(log_path)
+    QApplication.instance().setWindowIcon(icon("app"))
+    log.info("Certbench %s starting%s", __version__, " in demo mode" if demo else "")
+    problem = None
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        log.warning("Settings not loaded: %s", exc)
+        problem = exc
+        settings = default_settings()
+    return MainWindow(settings, demo=demo, settings_problem=problem)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    args = parse_args(args_list)
+    qt_args = [a for a in args_list if a != "--demo"]
+
+    environment = contextlib.ExitStack()
+    if args.demo:
+        from certbench.core.demo import DemoHome
+
+        environment.enter_context(DemoHome())
+    with environment:
+        app = create_application(qt_args)
+        window = build_main_window(args.demo)
+        window.show()
+        window.start()
+        code = app.exec()
+        from certbench.gui.tasks import task_runner
+
+        # The window refused to close while work ran, so this returns at once; it only
+        # bounds the wait for a thread that ignored cancellation.
+        task_runner().wait_for_threads(10_000)
+        return code
 
 
 if __name__ == "__main__":

@@ -1,0 +1,1 @@
+"""Reusable widgets: banners, status labels, secret fields and the dashboard's panels."""

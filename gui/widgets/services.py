@@ -1,0 +1,59 @@
+"""Dashboard row: how Certbench is connected (IoT Central, Sectigo, registry), and demo mode."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QWidget
+
+from certbench.core.dashboard import ServiceState
+from certbench.gui.widgets.status import StatusLabel
+
+SERVICES = ("iotcentral", "sectigo", "registry")
+
+
+class ServicesPanel(QGroupBox):
+    def __init__(self, demo: bool, parent: QWidget | None = None) -> None:
+        super().__init__(self.tr("Connections"), parent)
+        self.setObjectName("servicesPanel")
+        layout = QHBoxLayout(self)
+        self.names = {"iotcentral": self.tr("IoT Central"), "sectigo": self.tr("Sectigo"), "registry": self.tr("Registry")}
+        self.status: dict[str, StatusLabel] = {}
+        for service in SERVICES:
+            label = StatusLabel("pending", f"{self.names[service]}: …")
+            label.setObjectName(f"service_{service}")
+            self.status[service] = label
+            layout.addWidget(label, 1)
+        self.demo_label: QLabel | None = None
+        if demo:
+            self.demo_label = QLabel(self.tr("DEMO"))
+            self.demo_label.setObjectName("servicesDemo")
+            self.demo_label.setStyleSheet(
+                "background: #ef6c00; color: white; font-weight: bold; padding: 3px 10px; border-radius: 3px;"
+            )
+            self.demo_label.setToolTip(self.tr("Demo mode: emulated services, throw-away data."))
+            layout.addWidget(self.demo_label)
+
+    def set_states(self, states: list[ServiceState]) -> None:
+        for state in states:
+            name = self.names[state.service]
+            if state.configured:
+                self.status[state.service].set_state(
+                    "pending", self.tr("{name}: {summary} (not tested)").format(name=name, summary=state.summary),
+                    self.tr("Use Check connections to test it."),
+                )
+            else:
+                missing = ", ".join(state.missing)
+                self.status[state.service].set_state(
+                    "warning" if state.used else "pending", self.tr("{name}: {summary}").format(name=name, summary=state.summary),
+                    self.tr("Missing: {missing}").format(missing=missing) if missing else "",
+                )
+
+    def set_checked(self, service: str, ok: bool, text: str, hint: str = "") -> None:
+        name = self.names[service]
+        self.status[service].set_state(
+            "ok" if ok else "fail",
+            self.tr("{name}: connected").format(name=name) if ok else self.tr("{name}: failed").format(name=name),
+            text + (f"\n{hint}" if hint else ""),
+        )
+
+    def set_checking(self, service: str) -> None:
+        self.status[service].set_state("pending", self.tr("{name}: checking…").format(name=self.names[service]))
