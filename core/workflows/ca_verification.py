@@ -255,8 +255,9 @@ def _run(
         with reporter.step("issue", f"Issuing the verification certificate through '{name}'.") as out:
             verification = issuer.issue_verification_certificate(name, code).certificate
             out["message"] = f"Issued by {issuer.kind} issuer."
-        with reporter.step("check-local", "Checking the verification certificate before sending it."):
+        with reporter.step("check-local", "Checking the verification certificate before sending it.") as out:
             check_verification_certificate(verification, cert, code)
+            out["message"] = f"The verification certificate carries the code and is signed by '{name}'."
         try:
             with reporter.step("verify", "Sending the verification certificate.", round=round_):
                 client.verify_certificate(group_id, entry, verification)
