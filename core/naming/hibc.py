@@ -246,7 +246,7 @@ def _date_by_flag(rest: str) -> tuple[dt.date | None, str]:
     start = 0 if flag in "01" else 1  # for MMYY the flag is the month's first digit
     width = _FLAG_WIDTH[flag]
     digits = rest[start : start + width]
-    if len(digits) != width or not digits.isdigit():
+    if len(digits) != width or (width and not digits.isdigit()):
         raise _syntax(f"The HIBC date after format digit {flag} must be {width} digits, not '{digits}'.")
     remainder = rest[start + width :]
     if flag == "7":
