@@ -301,13 +301,20 @@ class Instrument:
             if progress:
                 progress(sum(map(len, stores.values())), sum(map(len, stores.values())))
             return ProvisionResult((), True, {int(s): h for s, h in expected.items()})
-        self.write_stores({int(s): d for s, d in stores.items()}, progress)
-        try:
-            written = self.commit()
-        except InstrumentRefused as exc:
-            if exc.result != Result.NOTHING_STAGED:
-                raise
-            written = ()  # the commit went through before and its answer was lost with the session
+        written: tuple[int, ...] = ()
+        for attempt in range(2):
+            self.write_stores({int(s): d for s, d in stores.items()}, progress)
+            boot = self._ensure_session().boot_id
+            try:
+                written = self.commit()
+                break
+            except InstrumentRefused as exc:
+                if exc.result == Result.NOTHING_STAGED:
+                    break  # committed before the instrument restarted; its answer was lost
+                if attempt or self._ensure_session().boot_id == boot:
+                    raise
+                # The instrument restarted during COMMIT and lost part of the staging (a
+                # staged key lives in RAM): stage again, which resumes, and commit again.
         live = self.hashes()
         for store, digest in expected.items():
             if live.get(store) != digest:

@@ -186,16 +186,21 @@ class Link:
         return self._seq
 
     def _inflight(self) -> int:
-        return sum(len(p.wire) for p in self._outstanding.values())
+        return sum(len(p.wire) + 1 for p in self._outstanding.values())  # + a possible leading delimiter
 
-    def _send(self, pending: _Pending) -> None:
+    def _send(self, pending: _Pending, *, idle: bool = False) -> None:
         self._order += 1
         pending.order = self._order
         pending.tries += 1
+        # A leading delimiter separates the frame from any noise the line picked up while
+        # idle; back-to-back frames share their delimiters, so it is only added to a frame
+        # that starts a burst and to every retransmission (whose first copy may have been
+        # glued to garbage).
+        wire = b"\x00" + pending.wire if idle or pending.tries > 1 else pending.wire
         if self.on_wire:
-            self.on_wire("tx", pending.wire)
-        self.transport.write(pending.wire)
-        self.stats.bytes_sent += len(pending.wire)
+            self.on_wire("tx", wire)
+        self.transport.write(wire)
+        self.stats.bytes_sent += len(wire)
 
     def run(self, source: Source) -> None:
         if not self._flushed:
@@ -210,7 +215,7 @@ class Link:
 
     def _fill(self, source: Source) -> None:
         while len(self._outstanding) < self.max_outstanding:
-            room_wire = min(self.max_frame, self.rx_buffer - self._inflight())
+            room_wire = min(self.max_frame, self.rx_buffer - self._inflight() - 1)
             room = self.max_body(room_wire) if room_wire > HEADER_SIZE + CRC_SIZE + 2 else 0
             item = source.next_request(room)
             if item is None:
@@ -221,15 +226,17 @@ class Link:
             if len(wire) > room_wire:
                 raise AssertionError(f"request of {len(wire)} wire bytes exceeds the {room_wire} available")
             pending = _Pending(seq, cmd, wire, tag, 0)
+            idle = not self._outstanding
             self._outstanding[seq] = pending
             self.stats.requests += 1
-            self._send(pending)
+            self._send(pending, idle=idle)
 
     def _timeout(self) -> float:
         return self.response_timeout + 2 * self.line_time(self._inflight() + MAX_RESPONSE_WIRE)
 
     def _run(self, source: Source) -> None:
         oversize_before = self.decoder.stats.oversize
+        damaged_before = self._damaged()
         last_rx = time.monotonic()
         self._fill(source)
         while self._outstanding or not source.finished():
@@ -254,7 +261,12 @@ class Link:
                 continue
             self.stats.timeouts += 1
             head = next(iter(self._outstanding.values()))
-            if head.tries > self.max_retries:
+            # Damaged frames arriving mean a live instrument on a noisy line: keep trying
+            # longer than for a silent one.
+            damaged = self._damaged()
+            limit = self.max_retries * 4 if damaged > damaged_before else self.max_retries
+            damaged_before = damaged
+            if head.tries > limit:
                 self._outstanding.clear()
                 if self.decoder.stats.oversize > oversize_before:
                     raise ProtocolViolation(
@@ -271,6 +283,10 @@ class Link:
                 self.stats.retransmits += 1
                 self._send(pending)
             last_rx = time.monotonic()
+
+    def _damaged(self) -> int:
+        st = self.decoder.stats
+        return st.crc_errors + st.cobs_errors + st.runts
 
     def _handle(self, payload: bytes, source: Source) -> bool:
         """Process one CRC-valid frame; True if it was a frame the host expected."""
@@ -297,7 +313,7 @@ class Link:
             if not source.still_needed(earlier.tag):
                 del self._outstanding[earlier.seq]
                 continue
-            if earlier.tries > self.max_retries:
+            if earlier.tries > self.max_retries * 4:
                 raise InstrumentNoAnswer(
                     f"The instrument on {self.transport.description} keeps missing {_cmd_name(earlier.cmd)}.",
                     "The line is very noisy: " + CABLE_HINT,

@@ -244,7 +244,9 @@ class Connection:
 
     def _send(self, payload: bytes) -> None:
         with self._tx_cond:
-            self._tx.append(encode_frame(payload))
+            # Each answer starts with a delimiter too: a debug print or boot banner that went
+            # out just before must not be glued to it.
+            self._tx.append(b"\x00" + encode_frame(payload))
             self._tx_cond.notify()
 
     def _reboot(self) -> None:
