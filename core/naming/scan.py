@@ -23,7 +23,7 @@ from biip import BiipException
 from biip.gs1_digital_link_uris import GS1DigitalLinkURI
 from biip.gs1_messages import GS1Message
 from biip.gtin import Gtin
-from biip.symbology import SymbologyIdentifier
+from biip.symbology import GS1Symbology, SymbologyIdentifier
 
 from certbench.core.config import Settings
 from certbench.core.naming.errors import RESCAN_HINT, ScanError
@@ -125,6 +125,8 @@ def interpret_scan(text: str, settings: Settings) -> ScanResult:
     data = data.rstrip().lstrip(GS)  # a leading GS is FNC1 in first position
     if not data:
         raise ScanError("The scan is empty.", "Scan the label again.", reason="unparseable")
+    if _gs1_symbology(symbology) in GS1Symbology.with_gtin():
+        raise _product_barcode(data, settings)
     gs1 = _gs1_elements(data, symbology)
     if gs1 is not None:
         return _from_gs1(gs1, settings, raw, symbology)
@@ -205,24 +207,47 @@ def _plain(data: str, settings: Settings, raw: str, symbology: str | None) -> Sc
             reason="unparseable",
         )
     if data.isdigit() and len(data) in (8, 12, 13, 14):
-        product_barcode = _catalogue_gtin(data, settings)
-        if product_barcode is not None:
-            raise ScanError(
-                f"This is the product barcode of {product_barcode} (GTIN {data.zfill(14)}); it has no serial number.",
-                "Scan the unit's UDI label (the 2D code with the serial number) or its serial-number label.",
-                reason="no-serial",
-            )
+        # A serial number may look like a GTIN; only a catalogue GTIN is taken for one.
+        try:
+            gtin = Gtin.parse(data).as_gtin_14()
+        except BiipException:
+            gtin = None
+        if gtin is not None and settings.product_for_gtin(gtin) is not None:
+            raise _product_barcode(data, settings)
     check_serial(data)
     return ScanResult("plain", data, None, raw=raw, symbology=symbology)
 
 
-def _catalogue_gtin(digits: str, settings: Settings) -> str | None:
+def _product_barcode(data: str, settings: Settings) -> ScanError:
+    """An EAN/UPC/ITF-14 product barcode: a GTIN and nothing else."""
     try:
-        gtin = Gtin.parse(digits).as_gtin_14()
+        parsed = Gtin.parse(data)
+    except BiipException as exc:
+        damaged = "check digit" in str(exc)
+        return ScanError(
+            f"The product barcode '{data}' is not a valid GTIN"
+            + (": its check digit is wrong, the label is damaged or was misread." if damaged else "."),
+            RESCAN_HINT,
+            reason="damaged" if damaged else "syntax",
+        )
+    gtin = parsed.as_gtin_14()
+    product = settings.product_for_gtin(gtin)
+    if product is None:
+        return _unknown_gtin(parsed, gtin, settings)
+    return ScanError(
+        f"This is the product barcode of {product.model} (GTIN {gtin}); it has no serial number.",
+        "Scan the unit's UDI label (the 2D code with the serial number) or its serial-number label.",
+        reason="no-serial",
+    )
+
+
+def _gs1_symbology(symbology: str | None) -> GS1Symbology | None:
+    if symbology is None:
+        return None
+    try:
+        return SymbologyIdentifier.extract(symbology).gs1_symbology
     except BiipException:
         return None
-    product = settings.product_for_gtin(gtin)
-    return product.model if product else None
 
 
 # -- GS1 -----------------------------------------------------------------------------------------
@@ -230,12 +255,7 @@ def _catalogue_gtin(digits: str, settings: Settings) -> str | None:
 
 def _gs1_elements(data: str, symbology: str | None):  # -> GS1ElementStrings | None
     """The element strings if this scan is GS1 data; None if it is not GS1 at all."""
-    is_gs1_symbology = False
-    if symbology is not None:
-        try:
-            is_gs1_symbology = SymbologyIdentifier.extract(symbology).gs1_symbology is not None
-        except BiipException:
-            is_gs1_symbology = False
+    is_gs1_symbology = _gs1_symbology(symbology) in GS1Symbology.with_gs1_messages()
     try:
         if data.lower().startswith(("http://", "https://")):
             return GS1DigitalLinkURI.parse(data).element_strings
