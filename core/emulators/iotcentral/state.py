@@ -12,7 +12,6 @@ Tokens are kept as SHA-256 digests only, so the saved state holds no usable secr
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import hashlib
 import json
 import os
@@ -467,7 +466,3 @@ def _check_if_match(if_match: str | None, etag: str, what: str) -> None:
     tags = [t.strip() for t in if_match.split(",")]
     if etag not in tags:
         raise Refusal(412, "PreconditionFailed", f"The etag in If-Match does not match the current etag of {what}.")
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)

@@ -11,7 +11,7 @@ import threading
 
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
-from iotc_certs import b64pem, ca_certificate, expired_ca, leaf
+from iotc_certs import b64pem, expired_ca, leaf
 
 from certbench.core.emulators.iotcentral import IoTCentralState, run_emulator
 from certbench.core.emulators.iotcentral.state import STATE_FILE
