@@ -200,6 +200,7 @@ class ServiceState:
     missing: list[str] = field(default_factory=list)
     # False: nothing configured uses this service (e.g. Sectigo when all CAs are local).
     used: bool = True
+    detail: str = ""
 
 
 def _has_secret(name: str) -> bool:
@@ -246,8 +247,12 @@ def service_states(settings: Settings) -> list[ServiceState]:
     states.append(ServiceState("sectigo", not missing, summary, missing, used=uses_sectigo))
 
     try:
-        where = describe(resolve_url(settings.registry.url or None))
-        states.append(ServiceState("registry", True, where))
+        url = resolve_url(settings.registry.url or None)
+        if url.get_backend_name() == "sqlite":
+            summary = f"SQLite file {Path(url.database or '').name} on this workstation"
+        else:
+            summary = f"PostgreSQL {url.host or 'localhost'}/{url.database or ''}"
+        states.append(ServiceState("registry", True, summary, detail=describe(url)))
     except CertbenchError as exc:
         states.append(ServiceState("registry", False, exc.message, ["database URL"]))
     return states

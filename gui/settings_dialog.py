@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QRadioButton,
+    QSizePolicy,
     QStackedWidget,
     QTableWidget,
     QTableWidgetItem,
@@ -322,9 +323,18 @@ class SettingsDialog(QDialog):
         self.test_results[service] = result
         form.addRow("", row)
 
+    @staticmethod
+    def _form(page: QWidget) -> QFormLayout:
+        """A form at the top of its page: spare height goes below it, not between rows."""
+        outer = QVBoxLayout(page)
+        form = QFormLayout()
+        outer.addLayout(form)
+        outer.addStretch(1)
+        return form
+
     def _iotcentral_tab(self) -> QWidget:
         page = QWidget()
-        form = QFormLayout(page)
+        form = self._form(page)
         self._row(form, self.tr("Application subdomain:"), "iotcentral.subdomain",
                   self._line("iotcentral.subdomain", "medicorp-devices"),
                   self.tr("The part before .azureiotcentral.com in the application's address."))
@@ -342,7 +352,7 @@ class SettingsDialog(QDialog):
 
     def _sectigo_tab(self) -> QWidget:
         page = QWidget()
-        form = QFormLayout(page)
+        form = self._form(page)
         self._row(form, self.tr("Base URL:"), "sectigo.base_url", self._line("sectigo.base_url", "https://cert-manager.com"))
         self._row(form, self.tr("customerUri:"), "sectigo.customer_uri", self._line("sectigo.customer_uri"))
         self._row(form, self.tr("Login:"), "sectigo.login", self._line("sectigo.login"))
@@ -351,6 +361,7 @@ class SettingsDialog(QDialog):
         self._row(form, self.tr("Sign-in:"), "sectigo.auth", mode)
         self.sectigo_modes = QStackedWidget()
         self.sectigo_modes.setObjectName("sectigoModes")
+        self.sectigo_modes.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
 
         password_page = QWidget()
         password_form = QFormLayout(password_page)
@@ -426,7 +437,7 @@ class SettingsDialog(QDialog):
 
     def _registry_tab(self) -> QWidget:
         page = QWidget()
-        form = QFormLayout(page)
+        form = self._form(page)
         choice = QWidget()
         column = QVBoxLayout(choice)
         column.setContentsMargins(0, 0, 0, 0)
@@ -450,7 +461,7 @@ class SettingsDialog(QDialog):
 
     def _bench_tab(self) -> QWidget:
         page = QWidget()
-        form = QFormLayout(page)
+        form = self._form(page)
         self._row(form, self.tr("Workstation name:"), "bench.workstation", self._line("bench.workstation"),
                   self.tr("Recorded with every unit and audit event."))
         self.cn_preview = QLabel()
@@ -595,7 +606,9 @@ class SettingsDialog(QDialog):
         if label is None:
             self._show_general(exc)
             return
-        label.setText(text)
+        # Next to its field the key name is noise: "Setting 'bench.cn_template': The CN..." -> "The CN..."
+        text = re.sub(r"^Setting '[^']+'(?:: | )", "", text)
+        label.setText(text[:1].upper() + text[1:])
         label.show()
 
     def _show_general(self, exc: CertbenchError) -> None:

@@ -38,7 +38,7 @@ class ServicesPanel(QGroupBox):
             if state.configured:
                 self.status[state.service].set_state(
                     "pending", self.tr("{name}: {summary} (not tested)").format(name=name, summary=state.summary),
-                    self.tr("Use Check connections to test it."),
+                    (state.detail + "\n" if state.detail else "") + self.tr("Use Check connections to test it."),
                 )
             else:
                 missing = ", ".join(state.missing)

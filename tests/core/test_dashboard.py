@@ -65,7 +65,7 @@ def test_service_states_follow_settings_and_keyring():
     iotc, sectigo, registry = dashboard.service_states(settings)
     assert not iotc.configured and "API token" in iotc.missing
     assert not sectigo.used
-    assert registry.configured and "certbench.db" in registry.summary
+    assert registry.configured and "certbench.db" in registry.summary and registry.detail.startswith("sqlite:")
     settings.iotcentral = dataclasses.replace(settings.iotcentral, subdomain="medicorp")
     secrets.set_secret(secrets.IOTCENTRAL_TOKEN, "SharedAccessSignature sr=x&sig=y&skn=z&se=1")
     iotc = dashboard.service_states(settings)[0]
