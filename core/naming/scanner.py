@@ -144,8 +144,8 @@ class SerialScanner:
         except (serial.SerialException, OSError, ValueError) as exc:
             raise ScannerError(
                 f"The barcode scanner port {self.port_url} cannot be opened: {exc}.",
-                "Check that the scanner is plugged in and no other program uses the port; "
-                "`certbench scanner ports` lists the scanners found.",
+                "Check that the scanner is plugged in, that the port name in Settings > Bench is right "
+                "(Device Manager shows it), and that no other program uses the port.",
             ) from None
         self._stopping.clear()
         self._thread = threading.Thread(target=self._run, name=f"scanner {self.port_url}", daemon=True)
@@ -204,8 +204,10 @@ class SerialScanner:
                     line, skip = cut
                     self._emit(bytes(buffer[:line]), now)
                     del buffer[: line + skip]
-            elif buffer and now - last_byte >= self._idle_flush:
-                self._emit(bytes(buffer), now)
+            elif buffer and (buffer.endswith(b"\r") or now - last_byte >= self._idle_flush):
+                # A CR with nothing after it for a read timeout: a CR-only scanner (a late
+                # LF then makes an empty line, which is dropped).
+                self._emit(bytes(buffer).rstrip(b"\r"), now)
                 buffer.clear()
 
     def _emit(self, data: bytes, timestamp: float) -> None:
