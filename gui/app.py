@@ -19,14 +19,19 @@ from collections.abc import Sequence
 from certbench.core import __version__
 
 log = logging.getLogger("certbench.gui")
+_IMPORTED_AT = __import__("time").time()
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="certbench-gui", description="Certbench bench provisioning station.")
     parser.add_argument("--demo", action="store_true",
                         help="Run on the built-in emulators and simulated instruments, in a throw-away folder.")
+    # For smoke tests and the start-up benchmark: quit this many ms after the dashboard's
+    # first refresh, printing "shown <seconds since process start>" when the window is up.
+    parser.add_argument("--exit-after", type=int, default=None, metavar="MS", help=argparse.SUPPRESS)
     # Qt's own options (-platform, -style, ...) pass through to QApplication.
-    args, _qt_args = parser.parse_known_args(list(argv))
+    args, qt_args = parser.parse_known_args(list(argv))
+    args.qt_args = qt_args
     return args
 
 
@@ -81,7 +86,7 @@ def build_main_window(demo: bool):
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(args_list)
-    qt_args = [a for a in args_list if a != "--demo"]
+    qt_args = args.qt_args
 
     environment = contextlib.ExitStack()
     if args.demo:
@@ -93,6 +98,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         window = build_main_window(args.demo)
         window.show()
         window.start()
+        if args.exit_after is not None:
+            _exit_after_first_refresh(app, window, args.exit_after)
         code = app.exec()
         from certbench.gui.tasks import task_runner
 
@@ -100,6 +107,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         # bounds the wait for a thread that ignored cancellation.
         task_runner().wait_for_threads(10_000)
         return code
+
+
+def _exit_after_first_refresh(app, window, msecs: int) -> None:
+    import time
+
+    from PySide6.QtCore import QTimer
+
+    shown = time.time() - _process_start()
+    print(f"shown {shown:.3f}", flush=True)
+
+    def refreshed() -> None:
+        print(f"refreshed {time.time() - _process_start():.3f}", flush=True)
+        QTimer.singleShot(msecs, window.close)
+
+    window.refreshed.connect(refreshed)
+
+
+def _process_start() -> float:
+    """When this process started (seconds since the epoch), from the OS where it says."""
+    import os
+    import time
+
+    try:
+        with open(f"/proc/{os.getpid()}/stat", encoding="ascii") as handle:
+            ticks = int(handle.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/stat", encoding="ascii") as handle:
+            boot = next(int(line.split()[1]) for line in handle if line.startswith("btime"))
+        return boot + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, StopIteration, IndexError):
+        return _IMPORTED_AT
 
 
 if __name__ == "__main__":

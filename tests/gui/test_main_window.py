@@ -211,7 +211,8 @@ def test_geometry_is_remembered_in_the_certbench_home(qtbot, certbench_home):
 
 
 def test_parse_args_keeps_qt_options():
-    assert parse_args(["--demo", "-platform", "offscreen"]).demo
+    args = parse_args(["--demo", "-platform", "offscreen"])
+    assert args.demo and args.qt_args == ["-platform", "offscreen"]
     assert not parse_args([]).demo
 
 
@@ -220,3 +221,22 @@ def test_icons_load(qtbot, name):
     from certbench.gui.resources import icon
 
     assert not icon(name).pixmap(32, 32).isNull()
+
+
+def test_the_demo_application_starts_and_exits_cleanly(tmp_path):
+    """The real entry point in its own process: demo home, logging, hook, window, first
+    refresh, clean exit; the throw-away home is gone afterwards."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "TMPDIR": str(tmp_path)}
+    env.pop("CERTBENCH_HOME", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "certbench.gui.app", "--demo", "--exit-after", "0"],
+        capture_output=True, text=True, timeout=120, env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "refreshed" in done.stdout
+    assert "Traceback" not in done.stderr
+    assert not list(tmp_path.glob("certbench-demo-*"))
