@@ -6,7 +6,7 @@ import datetime as dt
 
 from hypothesis import HealthCheck, assume, example, given, settings as hsettings
 from hypothesis import strategies as st
-from scan_labels import GS, gtin14, hibc, yymmdd
+from scan_labels import GS, hibc, yymmdd
 
 from certbench.core.config import default_settings, parse_settings
 from certbench.core.naming import NamingError
