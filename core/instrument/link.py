@@ -90,6 +90,7 @@ class _Pending:
     tag: Any
     order: int
     tries: int = 0
+    sent_len: int = 0  # wire bytes of the last transmission, leading delimiter included
 
 
 @dataclass
@@ -186,7 +187,7 @@ class Link:
         return self._seq
 
     def _inflight(self) -> int:
-        return sum(len(p.wire) + 1 for p in self._outstanding.values())  # + a possible leading delimiter
+        return sum(p.sent_len for p in self._outstanding.values())
 
     def _send(self, pending: _Pending, *, idle: bool = False) -> None:
         self._order += 1
@@ -199,6 +200,7 @@ class Link:
         wire = b"\x00" + pending.wire if idle or pending.tries > 1 else pending.wire
         if self.on_wire:
             self.on_wire("tx", wire)
+        pending.sent_len = len(wire)
         self.transport.write(wire)
         self.stats.bytes_sent += len(wire)
 
@@ -215,7 +217,8 @@ class Link:
 
     def _fill(self, source: Source) -> None:
         while len(self._outstanding) < self.max_outstanding:
-            room_wire = min(self.max_frame, self.rx_buffer - self._inflight() - 1)
+            idle = not self._outstanding
+            room_wire = min(self.max_frame, self.rx_buffer - self._inflight() - int(idle))
             room = self.max_body(room_wire) if room_wire > HEADER_SIZE + CRC_SIZE + 2 else 0
             item = source.next_request(room)
             if item is None:
@@ -226,7 +229,6 @@ class Link:
             if len(wire) > room_wire:
                 raise AssertionError(f"request of {len(wire)} wire bytes exceeds the {room_wire} available")
             pending = _Pending(seq, cmd, wire, tag, 0)
-            idle = not self._outstanding
             self._outstanding[seq] = pending
             self.stats.requests += 1
             self._send(pending, idle=idle)
