@@ -30,8 +30,13 @@ _seen_values: set[str] = set()
 _seen_lock = threading.Lock()
 
 
+# Shorter values are not scrubbed: replacing every "admin" or "test" in a log would garble
+# it, and real tokens, passwords and passphrases are far longer.
+_MIN_REDACT_LENGTH = 8
+
+
 def _remember(value: str) -> None:
-    if value and len(value) >= 4:
+    if value and len(value) >= _MIN_REDACT_LENGTH:
         with _seen_lock:
             _seen_values.add(value)
 
@@ -126,6 +131,12 @@ def redact(text: str) -> str:
     for value in values:
         text = text.replace(value, "***")
     return text
+
+
+def forget_seen_values() -> None:
+    """Drop the values `redact()` knows (tests start each case clean)."""
+    with _seen_lock:
+        _seen_values.clear()
 
 
 def register_secret_value(value: str) -> None:

@@ -14,6 +14,9 @@ from certbench.core.secrets import MemoryKeyring
 
 @pytest.fixture(autouse=True)
 def memory_keyring() -> MemoryKeyring:
+    from certbench.core import secrets
+
+    secrets.forget_seen_values()
     backend = MemoryKeyring()
     previous = keyring.get_keyring()
     keyring.set_keyring(backend)

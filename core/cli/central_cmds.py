@@ -33,12 +33,8 @@ def _client(settings):
 
 
 def _issuer(settings):
-    try:
-        from certbench.core.pki.factory import issuer_from_settings
-    except ImportError:  # TODO: drop once core/pki/factory.py is committed
-        from certbench.core.pki.local import LocalCA
+    from certbench.core.pki.factory import issuer_from_settings
 
-        return LocalCA.from_settings(settings).ensure()
     return issuer_from_settings(settings)
 
 

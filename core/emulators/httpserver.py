@@ -169,6 +169,9 @@ class EmulatorApp:
 def _make_handler(app: EmulatorApp) -> type[BaseHTTPRequestHandler]:
     class _Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body go out in separate writes; with Nagle on, the second one waits
+        # for the client's delayed ACK (~40 ms per request).
+        disable_nagle_algorithm = True
         server_version = "CertbenchEmulator/1"
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
@@ -267,7 +270,9 @@ class EmulatorServer:
         return f"{scheme}://{self.host}:{self.port}"
 
     def start(self) -> EmulatorServer:
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name=f"emulator:{self.port}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name=f"emulator:{self.port}", daemon=True
+        )
         self._thread.start()
         return self
 
