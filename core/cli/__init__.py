@@ -23,6 +23,7 @@ _GROUPS: list[tuple[str, str]] = [
     ("certbench.core.cli.central_cmds", "central"),  # also adds ca verify|status, emulate iotcentral
     ("certbench.core.cli.central_cmds", "emulate"),
     ("certbench.core.cli.sectigo_cmds", "sectigo"),  # also adds ca fetch, emulate sectigo
+    ("certbench.core.cli.dps_cmds", "dps"),  # also adds emulate dps|all
     ("certbench.core.cli.instrument_cmds", "instrument"),  # also adds emulate instrument
     ("certbench.core.cli.selftest_cmds", "self_test"),
 ]
