@@ -279,7 +279,7 @@ class MainWindow(QMainWindow):
             if not self._pending_refresh:
                 self.refreshed.emit()
 
-        Task(self, fn, name=f"dashboard-{name}") \
+        Task(self, fn, name=f"dashboard-{name}", keeps_open=False) \
             .on_success(shown) \
             .on_failure(lambda exc: (log.warning("Dashboard %s: %s", name, exc), failed(_message(exc)))) \
             .on_finished(done) \
@@ -289,7 +289,8 @@ class MainWindow(QMainWindow):
         self.intermediates.set_rows(rows)
         if dashboard.verification_status_available():
             settings = self.settings
-            Task(self, lambda _ctl: dashboard.verification_status(settings), name="verification-status") \
+            Task(self, lambda _ctl: dashboard.verification_status(settings), name="verification-status",
+                 keeps_open=False) \
                 .on_success(self.intermediates.set_verification) \
                 .on_failure(lambda exc: log.warning("IoT Central status: %s", exc)) \
                 .start()
@@ -305,7 +306,7 @@ class MainWindow(QMainWindow):
         settings = self.settings
         for service, check in checks.items():
             self.services.set_checking(service)
-            Task(self, lambda _ctl, c=check: c(settings), name=f"check-{service}") \
+            Task(self, lambda _ctl, c=check: c(settings), name=f"check-{service}", keeps_open=False) \
                 .on_success(lambda text, s=service: self.services.set_checked(s, True, text)) \
                 .on_failure(lambda exc, s=service: self.services.set_checked(
                     s, False, _message(exc), (exc.hint or "") if isinstance(exc, CertbenchError) else "")) \
@@ -313,7 +314,7 @@ class MainWindow(QMainWindow):
 
     # -- administrator -------------------------------------------------------------------------
     def request_unlock(self) -> None:
-        Task(self, lambda _ctl: roles.admin_password_is_set(), name="admin-password-set?") \
+        Task(self, lambda _ctl: roles.admin_password_is_set(), name="admin-password-set?", keeps_open=False) \
             .on_success(self._open_unlock) \
             .start()
 
@@ -406,13 +407,14 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
         runner = task_runner()
-        if runner.busy and not self._close_when_idle:
+        if runner.must_finish() and not self._close_when_idle:
             event.ignore()
             self._ask_close_while_busy()
             return
-        if runner.busy:
-            event.ignore()  # still finishing after "cancel and close": closes on idle
+        if runner.must_finish():
+            event.ignore()  # still finishing after "stop and close": closes on idle
             return
+        runner.cancel_all()  # look-ups still running are abandoned
         self.save_state()
         self.units_timer.stop()
         event.accept()
@@ -422,7 +424,7 @@ class MainWindow(QMainWindow):
         box.setObjectName("closeWhileBusyDialog")
         box.setIcon(QMessageBox.Icon.Question)
         box.setWindowTitle(self.tr("Work still running"))
-        box.setText(self.tr("Certbench is still working ({count} task(s)).").format(count=len(task_runner().running())))
+        box.setText(self.tr("Certbench is still working ({count} task(s)).").format(count=len(task_runner().must_finish())))
         box.setInformativeText(self.tr("Closing now could leave an instrument half-provisioned. "
                                        "Stop the work and close when it has stopped, or keep working?"))
         stop = box.addButton(self.tr("Stop and close"), QMessageBox.ButtonRole.AcceptRole)
@@ -433,7 +435,7 @@ class MainWindow(QMainWindow):
                 self._close_when_idle = True
                 task_runner().cancel_all()
                 self.statusBar().showMessage(self.tr("Stopping the running work; Certbench closes when it has stopped."))
-                if not task_runner().busy:
+                if not task_runner().must_finish():
                     self.close()
 
         box.finished.connect(decided)

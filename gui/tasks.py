@@ -82,9 +82,13 @@ class _Relay(QObject):
 class Task(QObject):
     """One call of `fn(ctl)` on the pool. Configure with the `on_*` methods, then `start()`."""
 
-    def __init__(self, parent: QObject | None, fn: Callable[[TaskControl], Any], *, name: str = "") -> None:
+    def __init__(
+        self, parent: QObject | None, fn: Callable[[TaskControl], Any], *, name: str = "", keeps_open: bool = True
+    ) -> None:
         super().__init__(None)  # not a Qt child: a parent closing mid-task must not delete us
         self._parent = parent
+        # False for look-ups that may be abandoned (dashboard reads): the window closes without asking.
+        self.keeps_open = keeps_open
         self._fn = fn
         self.name = name or getattr(fn, "__qualname__", "task")
         self._success: Callable[[Any], None] | None = None
@@ -240,6 +244,10 @@ class TaskRunner(QObject):
     @property
     def busy(self) -> bool:
         return bool(self._tasks)
+
+    def must_finish(self) -> list[Task]:
+        """Running tasks the window must not be closed under (changes, not look-ups)."""
+        return [task for task in self._tasks if task.keeps_open]
 
     def running(self) -> list[Task]:
         return list(self._tasks)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -17,17 +18,13 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 HERE = Path(__file__).resolve().parent
 
 
-def _wait(app, condition, timeout_ms: int = 20_000) -> None:
-    from PySide6.QtCore import QDeadlineTimer
-
-    deadline = QDeadlineTimer(timeout_ms)
+def _wait(app, condition, timeout_s: float = 20.0) -> None:
+    """Run the event loop until `condition()` holds (tasks deliver through it)."""
+    deadline = time.monotonic() + timeout_s
     while not condition():
-        if deadline.hasExpired():
+        if time.monotonic() > deadline:
             raise TimeoutError("the window did not get ready in time")
         app.processEvents()
-        QDeadlineTimer(20)  # yield a little
-        import time
-
         time.sleep(0.01)
 
 
@@ -36,8 +33,6 @@ def main(out: Path) -> int:
 
     out.mkdir(parents=True, exist_ok=True)
     with DemoHome():
-        from PySide6.QtWidgets import QMessageBox
-
         from certbench.core.errors import ServiceError
         from certbench.gui.app import build_main_window, create_application
         from certbench.gui.errors import build_error_dialog
@@ -104,7 +99,6 @@ def main(out: Path) -> int:
         error.show()
         save(error, "error-dialog")
         error.close()
-        assert isinstance(error, QMessageBox)
 
         window.close()
         _wait(app, idle)

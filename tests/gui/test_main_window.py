@@ -240,3 +240,13 @@ def test_the_demo_application_starts_and_exits_cleanly(tmp_path):
     assert "refreshed" in done.stdout
     assert "Traceback" not in done.stderr
     assert not list(tmp_path.glob("certbench-demo-*"))
+
+
+def test_look_ups_do_not_hold_the_window_open(qtbot):
+    window = _window(qtbot)
+    gate = threading.Event()
+    Task(window, lambda _ctl: gate.wait(10), name="look-up", keeps_open=False).start()
+    assert task_runner().busy and task_runner().must_finish() == []
+    assert window.close()
+    assert "close_while_busy" not in window.dialogs
+    gate.set()
