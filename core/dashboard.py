@@ -2,14 +2,13 @@
 thread: the configured intermediates with their expiry, today's units, the instruments
 attached, and how each outside service is configured.
 
-Pieces that depend on workflows still being written (instrument discovery, IoT Central
-verification status) are imported lazily and reported as "not available" until they exist.
+IoT Central's verification status needs a configured application and token; until then the
+panel says "not checked".
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,16 +97,26 @@ def intermediate_rows(settings: Settings, *, create_local_ca: bool = False, now:
 
 
 def verification_status_available() -> bool:
-    return _optional("certbench.core.workflows.ca_verification", "intermediate_status") is not None
+    return True
 
 
 def verification_status(settings: Settings) -> dict[str, bool | None]:
-    """{intermediate name: verified in IoT Central?}; empty until the CA verification
-    workflow exists (TODO: switch to its status call once core/workflows/ca_verification lands)."""
-    status = _optional("certbench.core.workflows.ca_verification", "intermediate_status")
-    if status is None:
+    """{intermediate name: verified in IoT Central?}; empty while no IoT Central application
+    or token is configured (the panel then says "not checked")."""
+    from certbench.core.iotcentral import IoTCentralClient
+    from certbench.core.pki.factory import issuer_from_settings
+    from certbench.core.workflows.ca_verification import status
+
+    iot = settings.iotcentral
+    if not (iot.base_url or iot.subdomain) or not secrets.get_secret(secrets.IOTCENTRAL_TOKEN):
         return {}
-    return dict(status(settings))
+    issuer = issuer_from_settings(settings)
+    client = IoTCentralClient.from_settings(iot)
+    try:
+        rows = status(client, settings.intermediates, lambda name: issuer.intermediate(name).certificate)
+    finally:
+        client.close()
+    return {row.name: (row.verified if row.state != "unknown" else None) for row in rows}
 
 
 # -- units ------------------------------------------------------------------------------------
@@ -167,25 +176,21 @@ class InstrumentRow:
 
 
 def instrument_discovery_available() -> bool:
-    return _optional("certbench.core.instrument.discovery", "discover") is not None
+    return True
 
 
-def discover_instruments() -> list[InstrumentRow]:
-    """Instruments on the USB-serial ports; empty until discovery exists
-    (TODO: switch to certbench.core.instrument.discovery.discover once it lands)."""
-    discover = _optional("certbench.core.instrument.discovery", "discover")
-    if discover is None:
-        return []
+def discover_instruments(ports: list[str] | None = None) -> list[InstrumentRow]:
+    """Instruments on the USB-serial ports (or on `ports`, e.g. the simulated instruments of
+    demo mode), identified by what they answer to HELLO, never by port name."""
+    from certbench.core.instrument.ports import list_ports, probe
+
+    candidates = ports if ports is not None else [p.device for p in list_ports()]
     rows = []
-    for found in discover():
-        rows.append(
-            InstrumentRow(
-                port=str(getattr(found, "port", "")),
-                model=str(getattr(found, "model", "") or ""),
-                serial=str(getattr(found, "serial", "") or ""),
-                state=str(getattr(found, "state", "") or ""),
-            )
-        )
+    for found in probe(candidates):
+        if found.hello is None:
+            continue
+        flags = [f.name.lower().replace("_", " ") for f in type(found.hello.state) if f in found.hello.state]
+        rows.append(InstrumentRow(found.port, found.hello.model, found.hello.serial, ", ".join(flags) or "ready"))
     return rows
 
 
@@ -256,16 +261,6 @@ def service_states(settings: Settings) -> list[ServiceState]:
     except CertbenchError as exc:
         states.append(ServiceState("registry", False, exc.message, ["database URL"]))
     return states
-
-
-def _optional(module: str, attr: str) -> Any:
-    """`module.attr`, or None while that module has not been written yet."""
-    try:
-        return getattr(importlib.import_module(module), attr, None)
-    except ModuleNotFoundError as exc:
-        if exc.name and module.startswith(exc.name):
-            return None
-        raise
 
 
 __all__ = [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import importlib.resources
 import os
 import sys
 from pathlib import Path
@@ -11,15 +12,17 @@ from PySide6.QtGui import QIcon, QPixmap
 
 
 def resources_dir() -> Path:
-    """`CERTBENCH_RESOURCES` when set; in a PyInstaller build the bundled copy; otherwise
-    the resources/ folder next to gui/ in the source tree."""
+    """`CERTBENCH_RESOURCES` when set; otherwise the installed `certbench.resources` package
+    (source tree, wheel or PyInstaller bundle alike), with the bundle's top-level copy as a
+    fallback for builds that collected the folder as plain data."""
     override = os.environ.get("CERTBENCH_RESOURCES")
     if override:
         return Path(override)
+    packaged = Path(str(importlib.resources.files("certbench.resources")))
     frozen = getattr(sys, "_MEIPASS", None)
-    if frozen:
+    if frozen and not (packaged / "icons").is_dir():
         return Path(frozen) / "resources"
-    return Path(__file__).resolve().parent.parent / "resources"
+    return packaged
 
 
 def icon_path(name: str) -> Path:
