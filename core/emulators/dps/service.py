@@ -176,29 +176,36 @@ class DpsService:
                 f"Invalid certificate: the device certificate is not valid before "
                 f"{leaf.not_valid_before_utc:%Y-%m-%d %H:%M} UTC."))
 
-        verified = list(self.state.verified_ca_certificates(include_disabled=True))
-        enabled = {(v.group_id, v.entry) for v in self.state.verified_ca_certificates()}
-        anchors = [v.certificate for v in verified]
-        if not anchors:
-            return Decision(refusal=self._no_verified_ca(leaf, presented))
-        if not _reaches(leaf, presented, anchors):
-            return Decision(refusal=self._no_verified_ca(leaf, presented))
+        # Enabled groups first: a chain that reaches both an enabled and a disabled group's CA
+        # (say the root in one, the intermediate in another) registers through the enabled one.
+        enabled = list(self.state.verified_ca_certificates())
+        every = list(self.state.verified_ca_certificates(include_disabled=True))
+        for candidates, group_enabled in ((enabled, True), (every, False)):
+            anchors = [v.certificate for v in candidates]
+            if anchors and _reaches(leaf, presented, anchors):
+                return self._judge_path(leaf, presented, candidates, group_enabled, now)
+        return Decision(refusal=self._no_verified_ca(leaf, presented))
+
+    def _judge_path(self, leaf: x509.Certificate, presented: list[x509.Certificate],
+                    candidates: list[VerifiedCertificate], group_enabled: bool, now: dt.datetime) -> Decision:
         try:
-            report = validate_client_chain(leaf, presented, anchors, at=now)
+            report = validate_client_chain(leaf, presented, [v.certificate for v in candidates], at=now)
         except ChainError as exc:  # a path exists but a certificate on it is unfit
             return Decision(refusal=error_answer(401, INVALID_CERTIFICATE, f"Invalid certificate: {exc.message}"))
+        if len(report.path) < 2:
+            return Decision(refusal=error_answer(
+                401, INVALID_CERTIFICATE,
+                "Invalid certificate: the device certificate itself is registered as the group's certificate; an "
+                "X.509 enrollment group authenticates devices through the CA that issued them."))
         anchor_der = to_der(report.anchor)
-        presented_ders = {to_der(c) for c in presented}
-        if len(report.path) == 2 and anchor_der not in presented_ders:
+        if len(report.path) == 2 and anchor_der not in {to_der(c) for c in presented}:
             return Decision(refusal=error_answer(
                 401, INVALID_CERTIFICATE,
                 f"Invalid certificate: the device sent only its own certificate; the chain must include the "
                 f"intermediate '{display_name(report.anchor)}' that is verified in the enrollment group "
                 "(the chain is missing the intermediate)."))
-        matches = [v for v in verified if to_der(v.certificate) == anchor_der]
-        active = [v for v in matches if (v.group_id, v.entry) in enabled]
-        chosen = (active or matches)[0]
-        return Decision(group_id=chosen.group_id, group_enabled=bool(active))
+        chosen = next(v for v in candidates if to_der(v.certificate) == anchor_der)
+        return Decision(group_id=chosen.group_id, group_enabled=group_enabled)
 
     def _no_verified_ca(self, leaf: x509.Certificate, presented: list[x509.Certificate]) -> Answer:
         if not presented:
