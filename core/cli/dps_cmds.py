@@ -94,9 +94,9 @@ def register(chain_file: Path, key_file: Path, id_scope: str | None, host: str |
 
 
 def _wait_for_ctrl_c() -> None:
-    click.echo("Serving; press Ctrl+C to stop.")
     stop = threading.Event()
     try:
+        click.echo("Serving; press Ctrl+C to stop.")
         while not stop.wait(3600):
             pass
     except KeyboardInterrupt:

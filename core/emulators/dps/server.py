@@ -18,6 +18,7 @@ import socket
 import ssl
 import threading
 import urllib.parse
+from collections import deque
 from dataclasses import dataclass, field
 
 from cryptography import x509
@@ -84,7 +85,8 @@ class DpsEmulator:
         self._sessions: set[_Session] = set()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
-        self.connections: list[ConnectionRecord] = []
+        # The most recent connections, for tests and diagnosis (bounded for long runs).
+        self.connections: deque[ConnectionRecord] = deque(maxlen=1000)
 
     # -- lifecycle -----------------------------------------------------------------------------------
     @property

@@ -108,3 +108,34 @@ def test_emulate_dps_child_process(tmp_path, certbench_home, free_address, local
         finally:
             proc.stdout.close()
             proc.stderr.close()
+
+
+def test_emulate_all_starts_everything_and_stops_on_ctrl_c(certbench_home, free_address):
+    import signal
+
+    host = free_address()
+    env = dict(os.environ, CERTBENCH_HOME=str(certbench_home),
+               PYTHON_KEYRING_BACKEND="certbench.core.secrets.MemoryKeyring")
+    proc = subprocess.Popen([sys.executable, "-m", "certbench.core", "emulate", "all", "--host", host, "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        info = json.loads(proc.stdout.readline())
+        assert proc.stdout.readline().startswith("Serving")
+        assert info["dps_host"] == host and info["id_scope"].startswith("0ne")
+        assert info["iotcentral_base_url"].startswith("https://127.0.0.1:")
+        assert info["sectigo_base_url"].startswith("https://127.0.0.1:")
+        assert "BEGIN CERTIFICATE" in open(info["dps_ca_file"]).read()
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=15) == 0
+        # The address is free again: the emulator closed its socket.
+        probe = __import__("socket").socket()
+        try:
+            probe.bind((host, 8883))
+        finally:
+            probe.close()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+        proc.stdout.close()
+        proc.stderr.close()
