@@ -3,7 +3,8 @@
     certbench gui [--demo]
 
 Start-up order matters: the demo environment first (so logs, settings and the keyring are
-the throw-away ones), then logging, then the exception hook, then the settings. Settings that
+the throw-away ones; in a demo the IoT Central and Sectigo emulators start here, in this
+process, and write the settings that point at them), then logging, then the exception hook, then the settings. Settings that
 fail to load do not stop the application: it opens on the built-in defaults, says which key
 is wrong and offers Settings to correct it.
 """
@@ -90,9 +91,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     environment = contextlib.ExitStack()
     if args.demo:
-        from certbench.core.demo import DemoHome
+        from certbench.core.demo import DemoHome, DemoServices
 
-        environment.enter_context(DemoHome())
+        home = environment.enter_context(DemoHome())
+        # The emulators stop before the throw-away home is removed (ExitStack unwinds in reverse).
+        environment.enter_context(DemoServices(home))
     with environment:
         app = create_application(qt_args)
         window = build_main_window(args.demo)
