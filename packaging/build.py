@@ -102,7 +102,8 @@ def icon() -> Path:
 
 
 def bundle(staged: Path) -> Path:
-    env = dict(os.environ, PYTHONPATH=str(staged), CERTBENCH_BUILD_DIR=str(BUILD), QT_QPA_PLATFORM="offscreen")
+    env = dict(os.environ, PYTHONPATH=str(staged), CERTBENCH_BUILD_DIR=str(BUILD), CERTBENCH_STAGE_DIR=str(staged),
+               QT_QPA_PLATFORM="offscreen")
     run([sys.executable, "-m", "PyInstaller", "--noconfirm", "--clean", "--log-level", "WARN",
          "--distpath", str(DIST), "--workpath", str(BUILD / "pyinstaller"),
          str(project.PACKAGING / "certbench.spec")], timeout=PYINSTALLER_TIMEOUT_S, env=env)
