@@ -87,7 +87,7 @@ class Instrument:
         baud: int = DEFAULT_BAUD,
         expect_serial: str | None = None,
         expect_model: str | None = None,
-        response_timeout: float = 1.0,
+        response_timeout: float = 0.3,
         max_retries: int = 8,
     ) -> None:
         self.link = Link(transport, baud=baud, response_timeout=response_timeout, max_retries=max_retries)

@@ -122,7 +122,7 @@ class _Single:
 class Link:
     transport: Transport
     baud: int = DEFAULT_BAUD
-    response_timeout: float = 1.0
+    response_timeout: float = 0.3  # the instrument answers within 0.2 s; a margin for OS scheduling
     max_retries: int = 8
     on_wire: Callable[[str, bytes], None] | None = None  # tracing hook: ("tx"|"rx", bytes)
     stats: LinkStats = field(default_factory=LinkStats)
@@ -161,7 +161,8 @@ class Link:
     def preferred_frame(self) -> int:
         """Data frames of at most half the receive buffer, so that two are always in flight:
         while one crosses the line, the instrument answers the other."""
-        return min(self.max_frame, max(32, self.rx_buffer // 2))
+        # (minus one byte: the first frame of a burst carries a leading delimiter)
+        return min(self.max_frame, max(32, (self.rx_buffer - 1) // 2))
 
     def line_time(self, nbytes: int) -> float:
         return nbytes * 10 / self.baud
@@ -309,6 +310,11 @@ class Link:
         if response.result == Result.IN_PROGRESS:
             return True
         del self._outstanding[response.seq]
+        if response.result == Result.NO_SESSION and pending.cmd != Cmd.HELLO:
+            raise SessionLost()
+        # The source sees the answer first: it may make earlier requests pointless (a
+        # go-back after OFFSET_GAP resends their data anyway).
+        source.on_response(pending.tag, response)
         # Everything sent before this request and still unanswered was lost on the way in
         # or its answer was lost on the way out: resend now, or drop if no longer needed.
         for earlier in [p for p in self._outstanding.values() if p.order < pending.order]:
@@ -322,9 +328,6 @@ class Link:
                 )
             self.stats.fast_retransmits += 1
             self._send(earlier)
-        if response.result == Result.NO_SESSION and pending.cmd != Cmd.HELLO:
-            raise SessionLost()
-        source.on_response(pending.tag, response)
         return True
 
     def _drain(self) -> None:

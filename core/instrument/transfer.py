@@ -10,6 +10,7 @@ the instrument holds is answered OFFSET_GAP with the offset to go back to (go-ba
 from __future__ import annotations
 
 import random
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -31,7 +32,11 @@ from certbench.core.instrument.protocol import (
 Progress = Callable[[int, int], None]
 BEGIN_BODY_SIZE = 3 + 4 + 32
 MIN_CHUNK = 16
-GROW_AFTER = 32  # clean answers in a row before the chunk size is doubled again
+# Frame size against line noise: with 14 bytes of overhead per frame, full frames are best
+# until roughly a third of them are lost (around 1e-3 per bit); only then halve them.
+HISTORY = 12
+SHRINK_ABOVE = 0.3
+GROW_BELOW = 0.1
 
 
 @dataclass
@@ -80,7 +85,7 @@ class StoreWriter:
         self.progress = progress
         self.restart = restart
         self.total = sum(x.total for x in self.xfers)
-        self._clean = 0
+        self._history: deque[bool] = deque(maxlen=HISTORY)  # True = a write was lost
         self._reported = -1
 
     def _report(self) -> None:
@@ -124,8 +129,17 @@ class StoreWriter:
         x.epoch += 1
         x.confirmed = offset
         x.cursor = offset
-        self.chunk = max(MIN_CHUNK, self.chunk // 2)
-        self._clean = 0
+        self._outcome(lost=True)
+
+    def _outcome(self, lost: bool) -> None:
+        self._history.append(lost)
+        rate = sum(self._history) / len(self._history)
+        if lost and len(self._history) >= 4 and rate > SHRINK_ABOVE and self.chunk > MIN_CHUNK:
+            self.chunk = max(MIN_CHUNK, self.chunk // 2)
+            self._history.clear()
+        elif len(self._history) == HISTORY and rate < GROW_BELOW and self.chunk < self.max_chunk:
+            self.chunk = min(self.max_chunk, self.chunk * 2)
+            self._history.clear()
 
     def on_response(self, tag: Any, response: Response) -> None:
         x = tag.xfer
@@ -150,10 +164,7 @@ class StoreWriter:
         if response.result == Result.OK:
             received = decode_received(response.body)
             x.confirmed = max(x.confirmed, min(received, x.total))
-            self._clean += 1
-            if self._clean >= GROW_AFTER and self.chunk < self.max_chunk:
-                self.chunk = min(self.max_chunk, self.chunk * 2)
-                self._clean = 0
+            self._outcome(lost=False)
             return
         if tag.epoch != x.epoch:
             return  # answer to a write sent before the last go-back: already dealt with

@@ -67,7 +67,7 @@ from certbench.core.instrument.protocol import (
 from certbench.core.emulators.instrument.store import SecureStore, Staged, State, StoredKey
 from certbench.core.x509.keys import KeySpec, PrivateKey, generate_key, key_spec_of, public_key_bytes
 
-KEEPALIVE_INTERVAL = 0.3  # IN_PROGRESS at least this often while a command runs (spec: <= 0.5 s)
+KEEPALIVE_INTERVAL = 0.1  # IN_PROGRESS at least this often while a command runs (spec: <= 0.2 s)
 
 _OIDS = {
     SubjectAttr.CN: NameOID.COMMON_NAME,
