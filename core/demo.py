@@ -133,3 +133,210 @@ class DemoServices:
 
 
 __all__ = ["DEMO_ADMIN_PASSWORD", "DEMO_SECTIGO_INTERMEDIATES", "DemoHome", "DemoServices"]
+
+
+# -- emulated services for demo mode, tests and benchmarks -------------------------------------
+
+SIM_PORT_PREFIX = "sim:"
+_DPS_STATUS = {"assigned": 0, "ca-not-verified": 1, "missing-intermediate": 1, "cn-mismatch": 1,
+               "group-disabled": 3, "unreachable": 4, "connect-refused": 4, "server-not-trusted": 6,
+               "tls-refused": 6}
+
+
+def _free_loopback_address() -> str:
+    """A 127.x.y.z whose port 8883 is free (DPS listens on the fixed MQTT/TLS port)."""
+    import errno
+    import random
+    import socket
+
+    rng = random.SystemRandom()
+    for _ in range(50):
+        host = f"127.{rng.randint(1, 254)}.{rng.randint(0, 255)}.{rng.randint(2, 254)}"
+        probe = socket.socket()
+        try:
+            probe.bind((host, 8883))
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise
+            continue
+        finally:
+            probe.close()
+        return host
+    raise OSError("no free 127.x.y.z address with port 8883 was found for the DPS emulator")
+
+
+class DemoServices:
+    """The IoT Central, Sectigo and DPS emulators running in this process, Settings pointing
+    at them (secrets in the keyring), the four intermediates verified in IoT Central through
+    the real CA-verification workflow, and simulated instruments on demand.
+
+        with DemoHome(), DemoServices() as demo:
+            port = demo.add_instrument("mx200", "MX2A0001")
+            with demo.bench_env() as env:
+                provision_unit(env, "MX2A0001", port, model="mx200")
+
+    `dps=False` leaves DPS out (and the registration check off); `sectigo_options` go to the
+    Sectigo emulator (e.g. pending_collects=2); `verify=False` leaves the intermediates
+    unverified (a test can verify some itself).
+    """
+
+    def __init__(self, folder: Path | None = None, *, dps: bool = True, verify: bool | tuple[str, ...] = True,
+                 sectigo_options: dict | None = None, paced_baud: int | None = None) -> None:
+        from certbench.core import paths
+
+        self.folder = Path(folder) if folder else paths.data_dir() / "demo-services"
+        self.want_dps = dps
+        self.verify = verify
+        self.sectigo_options = dict(sectigo_options or {})
+        self.paced_baud = paced_baud
+        self.central = None  # RunningEmulator (IoT Central)
+        self.dps = None  # RunningDps, when dps=True
+        self.sectigo = None  # RunningSectigoEmulator
+        self.settings = None  # certbench.core.config.Settings
+        self.instruments: dict[str, object] = {}  # port name -> SimulatedInstrument
+        self.verified: list[str] = []
+        self._dps_ca_pem: str | None = None
+
+    # -- life cycle --------------------------------------------------------------------------
+    def start(self) -> DemoServices:
+        from certbench.core import secrets
+        from certbench.core.config import default_settings, save_settings
+        from certbench.core.emulators.sectigo import start_emulator as start_sectigo
+        from certbench.core.x509.parse import to_pem
+
+        self.folder.mkdir(parents=True, exist_ok=True)
+        try:
+            if self.want_dps:
+                from certbench.core.emulators.dps.run import start_dps_with_central
+
+                self.dps = start_dps_with_central(host=_free_loopback_address(), ca_dir=self.folder / "dps")
+                self.central = self.dps.central
+                self._dps_ca_pem = Path(self.dps.ca_file).read_text()
+            else:
+                from certbench.core.emulators.iotcentral import start_emulator
+
+                self.central = start_emulator(ca_dir=self.folder / "iotcentral")
+            self.sectigo = start_sectigo(ca_dir=self.folder / "sectigo", **self.sectigo_options)
+            settings = default_settings()
+            settings.bench.workstation = "DEMO-BENCH"
+            settings.bench.check_registration = self.want_dps
+            settings.iotcentral.base_url = self.central.base_url
+            settings.iotcentral.ca_file = str(self.central.ca_file)
+            settings.sectigo.base_url = self.sectigo.base_url
+            settings.sectigo.customer_uri = self.sectigo.customer_uri
+            settings.sectigo.login = self.sectigo.login
+            settings.sectigo.ca_file = str(self.sectigo.ca_file)
+            settings.sectigo.poll_limit_seconds = 60.0
+            app = self.sectigo.app
+            chains = self.folder / "intermediates"
+            chains.mkdir(exist_ok=True)
+            for item in settings.intermediates:
+                info = app.ca.intermediate(item.name)
+                path = chains / f"{item.name}.pem"
+                path.write_text(to_pem([info.certificate, *info.chain_above]))
+                item.source = "sectigo"
+                item.profile_id = app.profile_for(item.name)
+                item.org_id = app.org_id
+                item.certificate_file = str(path)
+            if self.dps is not None:
+                settings.dps.host = self.dps.host
+                settings.dps.id_scope = self.dps.id_scope
+                settings.dps.ca_file = str(self.dps.ca_file)
+            secrets.set_secret(secrets.IOTCENTRAL_TOKEN, self.central.token)
+            secrets.set_secret(secrets.SECTIGO_PASSWORD, self.sectigo.password)
+            save_settings(settings)
+            self.settings = settings
+            if self.verify:
+                names = self.verify if isinstance(self.verify, tuple) else tuple(i.name for i in settings.intermediates)
+                self.verify_intermediates(names)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def verify_intermediates(self, names) -> None:
+        """Proof of possession for `names` in their configured group/entry (the real workflow)."""
+        from certbench.core.iotcentral import IoTCentralClient
+        from certbench.core.pki.sectigo.issuer import SectigoIssuer
+        from certbench.core.workflows.ca_verification import verify_intermediate
+
+        settings = self.settings
+        with IoTCentralClient.from_settings(settings.iotcentral) as client:
+            issuer = SectigoIssuer.from_settings(settings, poll_interval=0.05, poll_max_interval=0.2)
+            try:
+                for name in names:
+                    item = settings.intermediate(name)
+                    verify_intermediate(client, issuer, name, group=item.group, entry=item.entry)
+                    self.verified.append(name)
+            finally:
+                issuer.close()
+
+    def stop(self) -> None:
+        for sim in self.instruments.values():
+            sim.close()  # type: ignore[attr-defined]
+        self.instruments.clear()
+        if self.sectigo is not None:
+            self.sectigo.stop()
+            self.sectigo = None
+        if self.dps is not None:
+            self.dps.stop()
+        elif self.central is not None:
+            self.central.stop()
+        self.dps = self.central = None
+
+    def __enter__(self) -> DemoServices:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # -- instruments -------------------------------------------------------------------------
+    def add_instrument(self, model: str, serial: str, *, reported_model: str | None = None, **options) -> str:
+        """A simulated instrument of product `model` (capabilities from the product: on-device
+        keys for key_source "device"); returns its port name for `bench_env()`'s opener."""
+        from certbench.core.emulators.instrument.line import LineConfig
+        from certbench.core.emulators.instrument.simulator import SimulatedInstrument
+
+        product = self.settings.product(model)
+        options.setdefault("keygen", product.key_source == "device")
+        if options["keygen"]:
+            options.setdefault("algorithms", ("ec-p256", "ec-p384", "rsa-2048"))
+        if self.dps is not None:
+            options.setdefault("register_handler", self._register_handler)
+        if self.paced_baud and "line" not in options:
+            options["line"] = LineConfig(baud=self.paced_baud)
+        sim = SimulatedInstrument(model=reported_model or product.model.upper(), serial=serial,
+                                  store_dir=self.folder / "instruments", **options)
+        port = f"{SIM_PORT_PREFIX}{serial}"
+        self.instruments[port] = sim
+        return port
+
+    def instrument(self, port: str):
+        return self.instruments[port]
+
+    def open_transport(self, port: str):
+        sim = self.instruments.get(port)
+        if sim is None:
+            from certbench.core.instrument.transport import SerialTransport
+
+            return SerialTransport(port)
+        return sim.connect()  # type: ignore[attr-defined]
+
+    def _register_handler(self, request, chain, key):
+        from certbench.core.dps import register_with_dps
+        from certbench.core.instrument.protocol import RegisterResponse
+
+        outcome = register_with_dps(chain, key, id_scope=request.id_scope, host=request.host or self.settings.dps.host,
+                                    server_ca_pem=self._dps_ca_pem, timeout=30)
+        status = _DPS_STATUS.get(outcome.reason, 7)
+        return RegisterResponse(status, outcome.assigned_hub or "", outcome.device_id or "", outcome.message[:200])
+
+    def bench_env(self, operator: str = "demo", **kwargs):
+        """A BenchEnv on these services, opening `sim:` ports on the simulators."""
+        from certbench.core.bench import BenchEnv
+
+        kwargs.setdefault("transport_opener", self.open_transport)
+        return BenchEnv.from_settings(self.settings, operator=operator, **kwargs)
+
+
+__all__ += ["DemoServices", "SIM_PORT_PREFIX"]
