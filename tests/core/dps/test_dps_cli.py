@@ -73,7 +73,7 @@ def test_register_command_refuses_bad_key_files(dps, files, capsys, monkeypatch)
     monkeypatch.setenv("CERTBENCH_KEY_PASSPHRASE", "wrong")
     code, _, err = run(capsys, *_args(dps, files))
     assert code == 3 and "passphrase is wrong" in err
-    assert dps.connections == []  # nothing was sent
+    assert len(dps.connections) == 0  # nothing was sent
 
 
 def test_emulate_dps_child_process(tmp_path, certbench_home, free_address, local_ca, make_unit):
