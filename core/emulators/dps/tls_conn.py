@@ -96,8 +96,11 @@ class TlsConnection:
     def close(self) -> None:
         try:
             self._tls.unwrap()
-            self._flush()
         except (ssl.SSLError, OSError, ValueError):
+            pass  # the peer's close_notify is not waited for
+        try:
+            self._flush()  # our close_notify, so a client sees a clean end of the session
+        except OSError:
             pass
         try:
             self.sock.close()
