@@ -291,7 +291,8 @@ class DemoServices:
         self.stop()
 
     # -- instruments -------------------------------------------------------------------------
-    def add_instrument(self, model: str, serial: str, *, reported_model: str | None = None, **options) -> str:
+    def add_instrument(self, model: str, serial: str, *, reported_model: str | None = None, port: str | None = None,
+                       **options) -> str:
         """A simulated instrument of product `model` (capabilities from the product: on-device
         keys for key_source "device"); returns its port name for `bench_env()`'s opener."""
         from certbench.core.emulators.instrument.line import LineConfig
@@ -305,9 +306,11 @@ class DemoServices:
             options.setdefault("register_handler", self._register_handler)
         if self.paced_baud and "line" not in options:
             options["line"] = LineConfig(baud=self.paced_baud)
-        sim = SimulatedInstrument(model=reported_model or product.model.upper(), serial=serial,
-                                  store_dir=self.folder / "instruments", **options)
-        port = f"{SIM_PORT_PREFIX}{serial}"
+        options.setdefault("store_dir", self.folder / "instruments")
+        sim = SimulatedInstrument(model=reported_model or product.model.upper(), serial=serial, **options)
+        port = port or f"{SIM_PORT_PREFIX}{serial}"
+        if port in self.instruments:
+            raise ValueError(f"port {port} is already taken by a simulated instrument")
         self.instruments[port] = sim
         return port
 

@@ -90,6 +90,7 @@ def provision_unit(
         if existing is not None:
             run.unit = _claim_existing(run, existing)
             run.resumed = True
+            run.flush_audit()
             return advance(run)
         steps.check_intermediate_verified(run)
         steps.check_central_device(run, cn, 1)
@@ -97,6 +98,7 @@ def provision_unit(
             run.unit = env.registry.reserve(result.serial, product.model, result.gtin, cn, actor=env.actor,
                                             firmware=run.info.firmware if run.info else None)
             out.update(unit_id=run.unit.id, message=f"{cn} reserved (unit #{run.unit.id}).")
+        run.flush_audit()
         return advance(run, central_checked=True)
     finally:
         _close(run)

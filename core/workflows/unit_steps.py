@@ -83,6 +83,8 @@ class UnitRun:
     resumed: bool = False
     registration: str | None = None
     notes: list[str] = field(default_factory=list)
+    # Checks passed before the unit existed, audited once it is reserved.
+    pending_audit: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
     @property
     def registry(self):
@@ -101,6 +103,18 @@ class UnitRun:
               **details: Any) -> None:
         self.registry.audit(event, actor=self.actor, subject=subject or (self.unit.cn if self.unit else None),
                             outcome=outcome, error=error, details=details, unit=self.unit.id if self.unit else None)
+
+    def audit_ok(self, event: str, **details: Any) -> None:
+        """An `ok` step event now, or, before the unit is reserved, right after reservation."""
+        if self.unit is None:
+            self.pending_audit.append((event, details))
+        else:
+            self.audit(event, **details)
+
+    def flush_audit(self) -> None:
+        pending, self.pending_audit = self.pending_audit, []
+        for event, details in pending:
+            self.audit(event, **details)
 
     def refresh(self) -> UnitRecord:
         assert self.unit is not None
@@ -157,6 +171,7 @@ def check_identity(run: UnitRun, scanned_serial: str, scanned_model: str) -> Non
                       scanned={"model": scanned_model, "serial": scanned_serial},
                       reported={"model": info.model, "serial": info.serial, "firmware": info.firmware})
             raise error
+        run.audit_ok("unit.instrument_checked", model=info.model, serial=info.serial, firmware=info.firmware)
         out.update(message=f"The instrument reports serial {info.serial}, model {info.model}: it matches the scan.")
 
 
@@ -193,6 +208,8 @@ def check_intermediate_verified(run: UnitRun) -> None:
                 "application), then scan the unit again. Nothing was ordered.",
             )
         run.intermediate_checked = True
+        run.audit_ok("unit.intermediate_checked", intermediate=name, group=row.found_group, entry=row.found_entry,
+                     thumbprint=row.thumbprint)
         out.update(group=row.found_group, entry=row.found_entry, thumbprint=row.thumbprint,
                    message=f"'{name}' is verified in {row.found_group}/{row.found_entry}.")
 
@@ -219,8 +236,8 @@ def check_central_device(run: UnitRun, cn: str, generation: int) -> None:
                 run.registry.audit("unit.central_checked", actor=run.actor, subject=cn, outcome="refused",
                                    error=message, details={"provisioned": device.provisioned})
             raise DeviceAlreadyInCentral(message, hint)
-    if run.unit is not None:
-        run.audit("unit.central_checked", found=device is not None)
+    run.audit_ok("unit.central_checked", found=device is not None,
+                 provisioned=bool(device is not None and device.provisioned))
 
 
 # -- key ---------------------------------------------------------------------------------------
