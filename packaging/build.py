@@ -174,8 +174,8 @@ def _wix3_bin() -> Path | None:
     return None
 
 
-def msi(folder: Path, toolset: str) -> Path:
-    version = project.msi_version()
+def msi(folder: Path, toolset: str, version: str | None = None) -> Path:
+    version = project.msi_version(version)
     fragment, count = wixfiles.write_fragment(folder, BUILD / "bundle-files.wxs", exe_suffix=EXE)
     print(f"  {count} bundle files listed in {fragment.name}", flush=True)
     out = msi_path(version)
@@ -216,6 +216,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-msi", action="store_true", help="build the bundle only")
     parser.add_argument("--toolset", choices=("auto", "wix3", "wixl"), default="auto",
                         help="MSI compiler (auto: WiX v3 on Windows, wixl elsewhere)")
+    parser.add_argument("--msi-version", metavar="X.Y.Z",
+                        help="stamp the MSI with this version instead of pyproject's (upgrade tests only)")
     args = parser.parse_args(argv)
     toolset = args.toolset if args.toolset != "auto" else ("wix3" if IS_WINDOWS else "wixl")
     started = time.monotonic()
@@ -234,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_msi:
         if not (BUILD / "certbench.ico").is_file():
             icon()
-        out = msi(folder, toolset)
+        out = msi(folder, toolset, args.msi_version)
         sign([out])
         print(f"  msi: {out} ({out.stat().st_size / 1e6:.1f} MB)", flush=True)
     print(f"Done in {time.monotonic() - started:.0f} s.", flush=True)
