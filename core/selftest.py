@@ -12,6 +12,7 @@ of Qt at import time.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import os
@@ -36,7 +37,8 @@ QT_PROBE_TIMEOUT_S = 60
 # Marks the probe's answer in the child's stdout, so Qt's own chatter cannot be mistaken for it.
 _PROBE_MARK = "certbench-qt-probe:"
 
-KEYRING_PROBE_NAME = "self-test-probe"
+KEYRING_PROBE_SERVICE = "certbench-self-test"
+KEYRING_PROBE_NAME = "probe"
 
 # Modules the application imports only when a feature is used (so a broken bundle would
 # otherwise fail late, at a bench, in front of a technician).
@@ -280,21 +282,28 @@ def check_keyring() -> str:
         # keyring picks any KeyringBackend subclass it has seen, this process-only one included,
         # when the OS offers nothing better: secrets would vanish when Certbench exits.
         raise CheckFailed(f"No OS keyring: only a store that lives as long as the process ({name}).", hint)
-    # A write-read-delete under the probe's own name: proves the store accepts entries,
-    # which a locked or read-only keyring would not.
+    # A write-read-delete under a service name of its own: proves the store accepts entries
+    # (a locked or read-only keyring would not) without touching Certbench's real secrets.
+    import keyring
+    import keyring.errors
+
     value = _random.token_urlsafe(18)
     secrets.register_secret_value(value)
     try:
-        secrets.set_secret(KEYRING_PROBE_NAME, value)
-        if secrets.get_secret(KEYRING_PROBE_NAME) != value:
+        keyring.set_password(KEYRING_PROBE_SERVICE, KEYRING_PROBE_NAME, value)
+        if keyring.get_password(KEYRING_PROBE_SERVICE, KEYRING_PROBE_NAME) != value:
             raise CheckFailed(f"The keyring ({name}) gave back a different value than was stored.")
-    except CertbenchError as exc:
-        raise CheckFailed(f"The keyring ({name}) failed: {exc.message}", exc.hint) from None
+        keyring.delete_password(KEYRING_PROBE_SERVICE, KEYRING_PROBE_NAME)
+        if keyring.get_password(KEYRING_PROBE_SERVICE, KEYRING_PROBE_NAME) is not None:
+            raise CheckFailed(f"The keyring ({name}) did not delete an entry.")
+    except keyring.errors.KeyringError as exc:
+        raise CheckFailed(
+            f"The keyring ({name}) refused to store, read or delete a test entry ({type(exc).__name__}).",
+            "Unlock the keyring or sign in again. Windows Credential Manager holds at most 2560 bytes per secret.",
+        ) from None
     finally:
-        try:
-            secrets.delete_secret(KEYRING_PROBE_NAME)
-        except CertbenchError:
-            pass
+        with contextlib.suppress(Exception):  # already gone after a good run
+            keyring.delete_password(KEYRING_PROBE_SERVICE, KEYRING_PROBE_NAME)
     return f"{name}: store, read and delete of a probe entry worked"
 
 
