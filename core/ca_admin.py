@@ -124,7 +124,7 @@ def fetch_from_sectigo(settings: Settings, name: str, order_id: str | None = Non
         info = issuer.fetch_intermediate(name, order_id or None)
     finally:
         issuer.close()
-    return candidate(name, "sectigo", [info.certificate, *info.chain_above])
+    return _against_settings(item, candidate(name, "sectigo", [info.certificate, *info.chain_above]))
 
 
 def load_from_file(settings: Settings, name: str, path: str | Path) -> Candidate:
@@ -144,7 +144,28 @@ def load_from_file(settings: Settings, name: str, path: str | Path) -> Candidate
         raise InputError(f"'{path}' is not one certificate chain: {exc.message}", exc.hint) from None
     if not _is_ca(chain[0]) and len(chain) > 1 and _is_ca(chain[1]):
         chain = chain[1:]
-    return candidate(name, "file", chain, path=str(path))
+    return _against_settings(item, candidate(name, "file", chain, path=str(path)))
+
+
+def _against_settings(item: Intermediate, found: Candidate) -> Candidate:
+    """A Sectigo intermediate whose certificate file is set in Settings issues with that
+    file's certificate: another one cannot be verified for it."""
+    from dataclasses import replace
+
+    from certbench.core.x509.parse import load_certificate_file
+
+    if found.blocker or not item.certificate_file:
+        return found
+    try:
+        configured = sha1_thumbprint(load_certificate_file(item.certificate_file)[0])
+    except CertbenchError:
+        return found  # an unreadable configured file is reported when the run reads it
+    if configured == found.thumbprint:
+        return found
+    return replace(found, blocker=(
+        f"Settings name the certificate file {item.certificate_file} for '{item.name}', which holds another "
+        f"certificate (thumbprint {configured}). Change that file in Settings first, or take the certificate "
+        "as Certbench holds it."))
 
 
 # -- IoT Central groups -------------------------------------------------------------------------
@@ -272,6 +293,8 @@ def run_verification(
             raise CertbenchError(
                 f"Certbench now holds another certificate for '{chosen.name}' (thumbprint {held}) than the "
                 f"one inspected ({chosen.thumbprint}).",
+                f"Settings name the file {item.certificate_file} for it: take the certificate 'as Certbench holds it', "
+                "or change that file in Settings first." if item.certificate_file else
                 "Someone fetched or imported it meanwhile; start the wizard again.",
             )
         with IoTCentralClient.from_settings(settings.iotcentral) as client, \

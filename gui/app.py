@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from certbench.core import __version__
 
 log = logging.getLogger("certbench.gui")
+DEMO_VERIFIED_AT_START = ("medicorp-ica-1", "medicorp-ica-2")
 _IMPORTED_AT = __import__("time").time()
 
 
@@ -95,7 +96,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         home = environment.enter_context(DemoHome())
         # The emulators stop before the throw-away home is removed (ExitStack unwinds in reverse).
-        environment.enter_context(DemoServices(home))
+        # Two intermediates start verified (their products provision at once); the other two
+        # are left for the administrator wizard.
+        environment.enter_context(DemoServices(home / "services", verify=DEMO_VERIFIED_AT_START))
     with environment:
         app = create_application(qt_args)
         window = build_main_window(args.demo)

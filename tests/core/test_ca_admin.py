@@ -20,7 +20,7 @@ from certbench.core.x509.parse import to_pem
 
 @pytest.fixture
 def demo(tmp_path):
-    with DemoServices(tmp_path) as services:
+    with DemoServices(tmp_path, dps=False, verify=False) as services:
         yield services
 
 
@@ -44,6 +44,7 @@ def test_file_with_device_certificate_in_front_keeps_the_ca(demo, tmp_path):
     path.write_text(to_pem([leaf, inter.certificate, *inter.chain_above]))
     chosen = ca_admin.load_from_file(demo.settings, "medicorp-ica-2", path)
     assert chosen.blocker is None and chosen.certificate == inter.certificate and chosen.path == str(path)
+    demo.settings.intermediate("medicorp-ica-3").source = "local"
     with pytest.raises(InputError, match="not imported from a file"):
         ca_admin.load_from_file(demo.settings, "medicorp-ica-3", path)
 
