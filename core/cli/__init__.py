@@ -26,6 +26,7 @@ _GROUPS: list[tuple[str, str]] = [
     ("certbench.core.cli.dps_cmds", "dps"),  # also adds emulate dps|all
     ("certbench.core.cli.instrument_cmds", "instrument"),  # also adds emulate instrument
     ("certbench.core.cli.selftest_cmds", "self_test"),
+    ("certbench.core.cli.unit_cmds", "unit"),
 ]
 
 
