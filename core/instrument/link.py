@@ -266,9 +266,7 @@ class Link:
             head = next(iter(self._outstanding.values()))
             # Damaged frames arriving mean a live instrument on a noisy line: keep trying
             # longer than for a silent one.
-            damaged = self._damaged()
-            limit = self.max_retries * 4 if damaged > damaged_before else self.max_retries
-            damaged_before = damaged
+            limit = self.max_retries * 4 if self._damaged() > damaged_before else self.max_retries
             if head.tries > limit:
                 self._outstanding.clear()
                 if self.decoder.stats.oversize > oversize_before:

@@ -253,3 +253,18 @@ def test_status_shows_a_partial_transfer(make_sim, connect, small_pki):
     status = connect(sim).status()
     trust = next(s for s in status.stores if s.store == Store.TRUST)
     assert trust.staged_total == len(data) and 0 < trust.staged_received < len(data) and not trust.staged_complete
+
+
+def test_find_instrument_by_what_it_says_not_by_port(make_sim, tmp_path):
+    from certbench.core.instrument.errors import WrongInstrument
+    from certbench.core.instrument.ports import find_instrument, probe
+
+    a = make_sim(serial="SN-A", store_dir=tmp_path / "a").serve_tcp()
+    b = make_sim(serial="SN-B", store_dir=tmp_path / "b").serve_tcp()
+    dead = "socket://127.0.0.1:1"
+    found = {f.port: f for f in probe([a, b, dead])}
+    assert found[a].hello.serial == "SN-A" and found[b].hello.serial == "SN-B"
+    assert found[dead].hello is None and found[dead].error
+    assert find_instrument("SN-B", [a, b, dead]) == b
+    with pytest.raises(WrongInstrument):
+        find_instrument("SN-C", [a, b])
