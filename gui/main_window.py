@@ -140,9 +140,8 @@ class MainWindow(QMainWindow):
                          tip=self.tr("Technician wizard: scan, confirm and provision units. ") + later)
         a.setEnabled(False)
         a.setShortcut(QKeySequence("F2"))
-        a = self._action("history", self.tr("&History…"), "history",
-                         tip=self.tr("Search units, see their audit trail, export. ") + later)
-        a.setEnabled(False)
+        self._action("history", self.tr("&History…"), "history", self.open_history,
+                     self.tr("Search units, see their audit trail, export, verify the audit trail."))
         a = self._action("refresh", self.tr("&Refresh"), "refresh", self.refresh,
                          self.tr("Read instruments, intermediates and today's units again."))
         a.setShortcut(QKeySequence.StandardKey.Refresh)
@@ -152,9 +151,8 @@ class MainWindow(QMainWindow):
                      self.tr("Settings and intermediate verification need the administrator password."))
         self._action("lock", self.tr("&Lock administrator functions"), "unlock", self.role.lock,
                      self.tr("Back to technician mode."))
-        a = self._action("admin_wizard", self.tr("&Verify an intermediate…"), "admin",
-                         tip=self.tr("Administrator wizard: proof of possession in IoT Central. ") + later)
-        a.setEnabled(False)
+        self._action("admin_wizard", self.tr("&Verify an intermediate…"), "admin", self.open_admin_wizard,
+                     self.tr("Administrator wizard: proof of possession in IoT Central."))
         self._action("settings", self.tr("&Settings…"), "settings", self.open_settings,
                      self.tr("IoT Central, Sectigo, products, registry and bench settings."))
         self._action("change_password", self.tr("Change administrator &password…"), None, self.change_password)
@@ -193,9 +191,10 @@ class MainWindow(QMainWindow):
         self.actions_by_name["unlock"].setVisible(not admin)
         self.actions_by_name["unlock"].setEnabled(self._ready)
         self.role_label.setText(self.tr("Administrator") if admin else self.tr("Technician"))
-        settings_dialog = self.dialogs.get("settings")
-        if not admin and settings_dialog is not None and shiboken6.isValid(settings_dialog):
-            settings_dialog.close()  # locking takes the administrator's dialogs away too
+        for name in ("settings", "admin_wizard"):
+            dialog = self.dialogs.get(name)
+            if not admin and dialog is not None and shiboken6.isValid(dialog):
+                dialog.close()  # locking takes the administrator's dialogs away too
 
     def admin_actions_visible(self) -> list[str]:
         return [name for name in ADMIN_ACTIONS if self.actions_by_name[name].isVisible()]
@@ -352,6 +351,28 @@ class MainWindow(QMainWindow):
         dialog.finished.connect(lambda _r, d=dialog: self._remember_dialog(d))
         self.dialogs["settings"] = dialog
         dialog.open()
+
+    def open_admin_wizard(self) -> None:
+        if not self.role.admin:
+            return  # the action is hidden until unlocked
+        from certbench.gui.wizards.admin_wizard import AdminWizard
+
+        wizard = AdminWizard(self.settings, self)
+        wizard.verified.connect(lambda _outcome: self.refresh())
+        self.dialogs["admin_wizard"] = wizard
+        wizard.show()
+
+    def open_history(self) -> None:
+        from certbench.gui.history_window import HistoryWindow
+
+        window = self.dialogs.get("history")
+        if window is None or not shiboken6.isValid(window):
+            window = HistoryWindow(self.settings, self)
+            self.dialogs["history"] = window
+        window.settings = self.settings  # saved settings apply to the next search
+        window.show()
+        window.raise_()
+        window.activateWindow()
 
     def _settings_after_unlock(self, admin: bool) -> None:
         self.role.changed.disconnect(self._settings_after_unlock)

@@ -1,0 +1,1 @@
+"""The wizards: technician (provisioning) and administrator (intermediate verification)."""
