@@ -91,9 +91,20 @@ def require_secret(name: str, what: str) -> str:
     return value
 
 
+# Windows Credential Manager stores a secret as UTF-16 in a blob of at most 2560 bytes.
+MAX_SECRET_BYTES = 2560
+
+
 def set_secret(name: str, value: str) -> None:
     if not value:
         raise SecretStoreError(f"Refusing to store an empty value for '{name}'.")
+    size = len(value.encode("utf-16-le"))
+    if size > MAX_SECRET_BYTES:
+        raise SecretStoreError(
+            f"The value for '{name}' is too long for the OS keyring ({len(value)} characters; "
+            f"at most {MAX_SECRET_BYTES // 2} fit in Windows Credential Manager).",
+            "Check that only the secret itself was pasted (no surrounding text or whole files).",
+        )
     try:
         keyring.set_password(SERVICE, name, value)
     except keyring.errors.NoKeyringError as exc:
@@ -150,6 +161,10 @@ class MemoryKeyring(keyring.backend.KeyringBackend):
     usable OS keyring, and tests. Never used for real secrets of a production bench."""
 
     priority = 1  # type: ignore[assignment]
+
+    # Never chosen by keyring's automatic backend discovery (which would otherwise pick it on
+    # a machine without an OS keyring and lose every secret at exit); only set explicitly.
+    viable = False
 
     def __init__(self) -> None:
         super().__init__()

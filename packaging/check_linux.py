@@ -110,7 +110,7 @@ def check_bundle(folder: Path) -> None:
     check(len(list(internal.glob("certbench-*.dist-info/METADATA"))) == 1, "certbench's metadata (version) is bundled")
     for rel in ("certbench/resources/trust/digicert-global-root-g2.pem",
                 "certbench/resources/trust/microsoft-rsa-root-ca-2017.pem",
-                "resources/icons/app.svg",
+                "certbench/resources/icons/app.svg",
                 "certbench/core/registry/migrations/env.py"):
         check((internal / rel).is_file(), f"{rel} is bundled")
     check(any((internal / "certbench/core/registry/migrations/versions").glob("0*.py")), "migration scripts are bundled")

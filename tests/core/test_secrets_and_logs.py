@@ -76,3 +76,16 @@ def test_log_file_never_holds_a_secret_or_key(certbench_home):
             assert b"BEGIN PRIVATE KEY" not in data and b"BEGIN EC PRIVATE KEY" not in data, file
             assert b"BEGIN RSA PRIVATE KEY" not in data, file
             assert TOKEN.encode() not in data and passphrase.encode() not in data, file
+
+
+def test_too_long_secret_is_refused_before_the_keyring(memory_keyring):
+    with pytest.raises(SecretStoreError, match="too long"):
+        secrets.set_secret(secrets.SECTIGO_PASSWORD, "x" * 1281)
+    assert memory_keyring.store == {}
+    secrets.set_secret(secrets.SECTIGO_PASSWORD, "x" * 1280)
+
+
+def test_memory_keyring_is_never_picked_automatically():
+    from keyring.backend import get_all_keyring
+
+    assert not any(isinstance(k, secrets.MemoryKeyring) for k in get_all_keyring())
