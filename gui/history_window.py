@@ -528,6 +528,7 @@ class HistoryWindow(QWidget):
             .start()
 
     def _audit_checked(self, report) -> None:
+        self.verify_button.setEnabled(True)  # before anyone hears the answer and checks again
         if report.ok:
             self.audit_status.set_state("ok", self.tr(
                 "Audit trail intact: {n} event(s); head #{seq} {hash}. Note this head line outside the database to "

@@ -370,9 +370,11 @@ class MainWindow(QMainWindow):
             window = HistoryWindow(self.settings, self)
             self.dialogs["history"] = window
         window.settings = self.settings  # saved settings apply to the next search
-        window.show()
-        window.raise_()
-        window.activateWindow()
+        if window.isVisible():
+            window.raise_()
+            window.activateWindow()
+        else:
+            window.show()
 
     def _settings_after_unlock(self, admin: bool) -> None:
         self.role.changed.disconnect(self._settings_after_unlock)
