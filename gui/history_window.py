@@ -266,6 +266,7 @@ class HistoryWindow(QWidget):
         actions.addStretch(1)
         self.action_status = StatusLabel("pending", "")
         self.action_status.setObjectName("actionStatus")
+        self.action_status.hide()
         actions.addWidget(self.action_status, 2)
         layout.addLayout(actions)
         return box
@@ -468,6 +469,7 @@ class HistoryWindow(QWidget):
 
         self.reprovision_button.setEnabled(False)
         self.decommission_button.setEnabled(False)
+        self.action_status.show()
         self.action_status.set_state("pending", self.tr("Working…"))
         Task(self, work, name=f"unit-{action}") \
             .on_progress(lambda event: self.action_status.set_state("pending", event.message)) \

@@ -29,10 +29,11 @@ def _wait(app, condition, timeout_s: float = 20.0) -> None:
 
 
 def main(out: Path) -> int:
-    from certbench.core.demo import DemoHome
+    from certbench.core.demo import DemoHome, DemoServices
+    from certbench.gui.app import DEMO_VERIFIED_AT_START
 
     out.mkdir(parents=True, exist_ok=True)
-    with DemoHome():
+    with DemoHome() as home, DemoServices(home / "services", verify=DEMO_VERIFIED_AT_START) as demo:
         from certbench.core.errors import ServiceError
         from certbench.gui.app import build_main_window, create_application
         from certbench.gui.errors import build_error_dialog
@@ -100,9 +101,63 @@ def main(out: Path) -> int:
         save(error, "error-dialog")
         error.close()
 
+        _admin_wizard(app, window, save, idle)
+        _history(app, window, demo, save, idle)
+
         window.close()
         _wait(app, idle)
     return 0
+
+
+def _admin_wizard(app, window, save, idle) -> None:
+    """The administrator wizard verifying an intermediate the demo left unverified."""
+    from PySide6.QtWidgets import QWizard
+
+    window.actions_by_name["admin_wizard"].trigger()
+    wizard = window.dialogs["admin_wizard"]
+    wizard.resize(780, 640)
+    wizard.choose_page.select("medicorp-ica-3")
+    _wait(app, wizard.choose_page.isComplete)
+    save(wizard, "admin-wizard-choose")
+    wizard.next()
+    save(wizard, "admin-wizard-inspect")
+    wizard.next()
+    page = wizard.group_page
+    _wait(app, lambda: not page._loading and page.entry_state is not None)
+    save(wizard, "admin-wizard-group")
+    wizard.next()
+    _wait(app, wizard.run_page.isComplete)
+    save(wizard, "admin-wizard-run")
+    wizard.next()
+    save(wizard, "admin-wizard-result")
+    wizard.button(QWizard.WizardButton.FinishButton).click()
+    _wait(app, idle)
+
+
+def _history(app, window, demo, save, idle) -> None:
+    """History after a few demo units: one provisioned, one failed, one decommissioned."""
+    from certbench.core.registry import Actor, open_registry
+    from certbench.core.workflows.unit_provisioning import provision_unit
+
+    with demo.bench_env(operator="tech-tom") as env:
+        for serial in ("MX2A0001", "MX2A0002"):
+            provision_unit(env, serial, demo.add_instrument("mx200", serial), model="mx200")
+    with open_registry(None) as registry:
+        tech = Actor("tech-una", "DEMO-BENCH")
+        unit = registry.reserve("MX3B0007", "mx300", None, "mx300-mx3b0007", actor=tech)
+        registry.fail(unit, "The instrument stopped answering during the transfer (cable pulled?).", actor=tech)
+    window.actions_by_name["history"].trigger()
+    history = window.dialogs["history"]
+    history.resize(1100, 760)
+    _wait(app, lambda: history.result is not None)
+    _wait(app, idle)
+    history.select_unit(history.result.units[-1].id)
+    _wait(app, lambda: history.trail is not None)
+    _wait(app, idle)
+    history.verify_audit()
+    _wait(app, idle)
+    save(history, "history")
+    history.close()
 
 
 if __name__ == "__main__":
