@@ -75,3 +75,28 @@ def test_eight_benches_reserving_overlapping_cns(registry_url):
         assert report.ok, report.broken
         events = list(registry.events())
         assert Counter(e.outcome for e in events) == {"ok": 2 * len(CNS), "refused": (BENCHES - 1) * len(CNS)}
+
+
+def test_one_registry_shared_by_worker_threads(registry):
+    # The GUI runs registry calls on a worker pool: one Registry object, several threads.
+    from concurrent.futures import ThreadPoolExecutor
+
+    from certbench.core.registry import Actor, ReservationConflict
+
+    def bench(n):
+        actor, results = Actor(f"operator-{n}", f"BENCH-T{n}"), []
+        for cn in CNS[:10]:
+            try:
+                registry.reserve(cn.split("-")[-1], "MX-200", None, cn, actor=actor)
+                results.append("won")
+            except ReservationConflict as exc:
+                assert exc.holder.workstation.startswith("BENCH-T")
+                results.append("lost")
+        return results
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(bench, range(4)))
+    assert sum(r.count("won") for r in results) == 10
+    assert sum(r.count("lost") for r in results) == 30
+    assert registry.count_units() == 10
+    assert registry.verify().ok
