@@ -57,7 +57,8 @@ def intermediate_rows(settings: Settings, *, create_local_ca: bool = False, now:
     """One row per configured intermediate. The local CA is only created when asked
     (`create_local_ca`, demo mode): opening the dashboard must not make CA keys by itself."""
     from certbench.core.pki.local import LocalCA
-    from certbench.core.x509.parse import load_certificate
+    from certbench.core.x509.chain import order_chain
+    from certbench.core.x509.parse import load_certificates
 
     local_ca = None
     if any(i.source == "local" for i in settings.intermediates):
@@ -75,8 +76,10 @@ def intermediate_rows(settings: Settings, *, create_local_ca: bool = False, now:
                 else:
                     note = "The local CA has not been created yet."
             elif item.certificate_file:
+                # The file may carry the chain above the intermediate (a Sectigo download does).
                 path = Path(item.certificate_file)
-                not_after = load_certificate(path.read_bytes(), source=str(path)).not_valid_after_utc
+                chain = order_chain(load_certificates(path.read_bytes(), source=str(path)))
+                not_after = chain[0].not_valid_after_utc
             else:
                 note = "Certificate not imported yet."
         except (OSError, CertbenchError) as exc:

@@ -78,3 +78,16 @@ def test_missing_workflows_are_reported_as_unavailable():
         assert dashboard.discover_instruments() == []
     if not dashboard.verification_status_available():
         assert dashboard.verification_status(default_settings()) == {}
+
+
+def test_file_with_the_chain_above_reads_the_intermediates_expiry(tmp_path):
+    ca = LocalCA(tmp_path / "ca").ensure()
+    name = ca.intermediate_names()[0]
+    info = ca.intermediate(name)
+    path = tmp_path / "download.pem"
+    path.write_text(to_pem([*info.chain_above, info.certificate]))  # root first, as portals often send it
+    settings = default_settings()
+    settings.intermediates = [dataclasses.replace(settings.intermediates[0], source="sectigo", profile_id=1, org_id=1,
+                                                  certificate_file=str(path))]
+    (row,) = dashboard.intermediate_rows(settings)
+    assert row.not_after == info.certificate.not_valid_after_utc and row.expiry == "valid"
