@@ -92,7 +92,7 @@ def units() -> None:
 @db_option
 @json_option
 def units_list(state: str | None, limit: int, db_url: str | None, as_json: bool) -> None:
-    """List units, newest first."""
+    """List units, most recently changed first."""
     with _registry(db_url) as registry:
         rows = registry.list_units(state, limit=limit)
         total = registry.count_units(state)

@@ -83,6 +83,7 @@ class Unit(Base):
         CheckConstraint(_in("state", UNIT_STATES), name="state"),
         CheckConstraint("cn IS NOT NULL OR state IN ('scanned', 'failed', 'rolled_back')", name="cn_after_scan"),
         Index(None, "state"),
+        Index(None, "updated_at"),
     )
 
 

@@ -319,8 +319,8 @@ class Registry:
         return _unit_record(units[0]) if units else None
 
     def list_units(self, state: UnitState | str | None = None, *, limit: int = 100, offset: int = 0) -> list[UnitRecord]:
-        """Units, newest first (by the primary key: instant with millions of units)."""
-        query = select(Unit).order_by(Unit.id.desc()).limit(limit).offset(offset)
+        """Units, most recently changed first (indexed: instant with millions of units)."""
+        query = select(Unit).order_by(Unit.updated_at.desc(), Unit.id.desc()).limit(limit).offset(offset)
         if state:
             query = query.where(Unit.state == UnitState(state).value)
         with self._read() as session:

@@ -20,14 +20,31 @@ def test_upgrade_from_empty_database(registry_url):
         assert registry_db.current_revisions(empty.engine) == set()
         assert not set(inspect(empty.engine).get_table_names()) & {"units", "audit_events"}
     with open_registry(registry_url) as registry:
-        assert registry_db.current_revisions(registry.engine) == registry_db.head_revisions() == {"0001"}
+        assert registry_db.current_revisions(registry.engine) == registry_db.head_revisions() == {"0002"}
         tables = set(inspect(registry.engine).get_table_names())
         assert {"units", "certificates", "audit_events", "audit_head", "alembic_version"} <= tables
         assert registry.head() == (0, "0" * 64)
         assert registry.verify().ok
     # Opening again is a no-op, not a second migration.
     with open_registry(registry_url) as registry:
-        assert registry_db.current_revisions(registry.engine) == {"0001"}
+        assert registry_db.current_revisions(registry.engine) == {"0002"}
+
+
+def test_upgrade_keeps_data_from_an_older_revision(registry_url, actor):
+    from alembic import command
+
+    with open_registry(registry_url, migrate=False) as registry, registry_db.writer(registry.engine).begin() as conn:
+        config = registry_db.alembic_config()
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0001")
+    with open_registry(registry_url, migrate=False) as old:
+        assert registry_db.current_revisions(old.engine) == {"0001"}
+        old.reserve("SN1", "MX-200", None, "mx-200-sn1", actor=actor)
+    with open_registry(registry_url) as registry:
+        assert registry_db.current_revisions(registry.engine) == registry_db.head_revisions()
+        assert registry.get_unit("mx-200-sn1").serial == "SN1"
+        assert "ix_units_updated_at" in {i["name"] for i in inspect(registry.engine).get_indexes("units")}
+        assert registry.verify().ok
 
 
 def test_models_and_migrations_agree(registry_url):
