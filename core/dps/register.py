@@ -6,9 +6,11 @@ what happened in a technician's words (assigned, or why not). It raises InputErr
 input that could not be tried at all (no chain, a key that is not the leaf's).
 
 The SDK only says "register request returned a service error status code 401"; the error
-body (errorCode 401002, message) is in its debug log, so that one logger is listened to for
-the length of the call (calls are serialised for it) with the records kept out of the
-application's logs. The refusal is then explained with what the workstation knows about
+body (errorCode 401002, message) is in its debug log, so that one logger is listened to
+while registrations run, with the records kept out of the application's logs. Each record is
+handed to the registration it belongs to (found from the SDK stage that logs it), so several
+registrations (one per bench port) run at once; two of the same registration id wait for
+each other. The refusal is then explained with what the workstation knows about
 the chain it sent: a leaf alone is "the chain is missing the intermediate", a CN other than
 the registration id, an expired leaf; otherwise the CA is not verified in an enabled group.
 """
@@ -22,9 +24,11 @@ import logging
 import re
 import socket
 import ssl
+import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -122,31 +126,95 @@ class RegistrationOutcome:
 
 _STATUS = re.compile(r"Received response with status code (\d+)")
 _BODY = re.compile(r"Response body: (.*)$", re.S)
-_capture_lock = threading.Lock()
 
 
-class _SdkCapture(logging.Filter):
-    """Keeps the status codes and error bodies the SDK logs at debug level, and drops those
-    debug records so they never reach the application's handlers."""
+class _SdkCapture:
+    """The status codes and error bodies the SDK logged for one registration."""
 
-    def __init__(self, previous_level: int) -> None:
-        super().__init__()
-        self.previous_level = previous_level
+    def __init__(self) -> None:
         self.statuses: list[int] = []
         self.bodies: list[dict[str, Any]] = []
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            text = record.getMessage()
-        except Exception:  # noqa: BLE001 - a badly formatted SDK record is not our failure
-            return False
+    def take(self, text: str) -> None:
         if m := _STATUS.search(text):
             self.statuses.append(int(m.group(1)))
         if m := _BODY.search(text):
             body = _parse_body(m.group(1))
             if body is not None:
                 self.bodies.append(body)
-        return record.levelno >= self.previous_level
+
+
+class _SdkListener(logging.Filter):
+    """Installed on the SDK's provisioning-stage logger while any registration runs: routes
+    each record to the capture of its registration id, and drops the debug records it
+    asked for so they never reach the application's handlers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+        self._captures: dict[str, _SdkCapture] = {}
+        self._id_locks: dict[str, threading.Lock] = {}
+        self._previous_level = logging.NOTSET
+        self._keep_from = logging.WARNING
+
+    @contextmanager
+    def listen(self, registration_id: str) -> Iterator[_SdkCapture]:
+        with self._lock:
+            id_lock = self._id_locks.setdefault(registration_id, threading.Lock())
+        with id_lock:  # one capture per registration id at a time
+            capture = _SdkCapture()
+            logger = logging.getLogger(SDK_STAGES_LOGGER)
+            with self._lock:
+                if not self._captures:
+                    self._previous_level = logger.level
+                    self._keep_from = logger.getEffectiveLevel()
+                    logger.addFilter(self)
+                    logger.setLevel(logging.DEBUG)
+                self._captures[registration_id] = capture
+            try:
+                yield capture
+            finally:
+                with self._lock:
+                    del self._captures[registration_id]
+                    if not self._captures:
+                        logger.removeFilter(self)
+                        logger.setLevel(self._previous_level)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            text = record.getMessage()
+        except Exception:  # noqa: BLE001 - a badly formatted SDK record is not our failure
+            return False
+        owner = _registration_id_of_caller()
+        with self._lock:
+            if owner is not None:
+                capture = self._captures.get(owner)
+            else:  # not attributable (another SDK version): only safe when one registration runs
+                capture = next(iter(self._captures.values())) if len(self._captures) == 1 else None
+            keep_from = self._keep_from
+        if capture is not None:
+            capture.take(text)
+        return record.levelno >= keep_from
+
+
+def _registration_id_of_caller() -> str | None:
+    """The registration id of the SDK pipeline whose stage is logging: each client has its
+    own pipeline, and every stage holds the pipeline's configuration (`nucleus`)."""
+    frame = sys._getframe(2)
+    for _ in range(12):
+        if frame is None:
+            return None
+        stage = frame.f_locals.get("self")
+        nucleus = getattr(stage, "nucleus", None)
+        config = getattr(nucleus, "pipeline_configuration", None)
+        registration_id = getattr(config, "registration_id", None)
+        if isinstance(registration_id, str):
+            return registration_id
+        frame = frame.f_back
+    return None
+
+
+_listener = _SdkListener()
 
 
 def _parse_body(text: str) -> dict[str, Any] | None:
@@ -198,12 +266,7 @@ def register_with_dps(
     from azure.iot.device import ProvisioningDeviceClient, X509
 
     started = time.monotonic()
-    sdk_logger = logging.getLogger(SDK_STAGES_LOGGER)
-    with _capture_lock:
-        previous = sdk_logger.level
-        capture = _SdkCapture(sdk_logger.getEffectiveLevel())
-        sdk_logger.addFilter(capture)
-        sdk_logger.setLevel(logging.DEBUG)
+    with _listener.listen(registration_id) as capture:
         client = None
         try:
             try:
@@ -225,8 +288,6 @@ def register_with_dps(
         finally:
             if client is not None:
                 _shutdown(client)
-            sdk_logger.removeFilter(capture)
-            sdk_logger.setLevel(previous)
     elapsed = time.monotonic() - started
     return _outcome(result, error, ordered, registration_id, capture, elapsed, timeout)
 
