@@ -45,9 +45,6 @@ __all__ = ["DEMO_ADMIN_PASSWORD", "DemoHome"]
 # -- emulated services for demo mode, tests and benchmarks -------------------------------------
 
 SIM_PORT_PREFIX = "sim:"
-_DPS_STATUS = {"assigned": 0, "ca-not-verified": 1, "missing-intermediate": 1, "cn-mismatch": 1,
-               "group-disabled": 3, "unreachable": 4, "connect-refused": 4, "server-not-trusted": 6,
-               "tls-refused": 6}
 
 
 def _free_loopback_address() -> str:
@@ -103,6 +100,7 @@ class DemoServices:
         self.instruments: dict[str, object] = {}  # port name -> SimulatedInstrument
         self.verified: list[str] = []
         self._dps_ca_pem: str | None = None
+        self._dps_registrar = None
 
     # -- life cycle --------------------------------------------------------------------------
     def start(self) -> DemoServices:
@@ -210,7 +208,7 @@ class DemoServices:
         if options["keygen"]:
             options.setdefault("algorithms", ("ec-p256", "ec-p384", "rsa-2048"))
         if self.dps is not None:
-            options.setdefault("register_handler", self._register_handler)
+            options.setdefault("register_handler", self._registrar())
         if self.paced_baud and "line" not in options:
             options["line"] = LineConfig(baud=self.paced_baud)
         options.setdefault("store_dir", self.folder / "instruments")
@@ -232,14 +230,15 @@ class DemoServices:
             return SerialTransport(port)
         return sim.connect()  # type: ignore[attr-defined]
 
-    def _register_handler(self, request, chain, key):
-        from certbench.core.dps import register_with_dps
-        from certbench.core.instrument.protocol import RegisterResponse
+    def _registrar(self):
+        """REGISTER on the simulators: a real DPS registration, trusting the DPS emulator's CA
+        as a real instrument trusts Azure's roots."""
+        if self._dps_registrar is None:
+            from certbench.core.emulators.instrument.register import DpsRegistrar
+            from certbench.core.x509.parse import load_certificates
 
-        outcome = register_with_dps(chain, key, id_scope=request.id_scope, host=request.host or self.settings.dps.host,
-                                    server_ca_pem=self._dps_ca_pem, timeout=30)
-        status = _DPS_STATUS.get(outcome.reason, 7)
-        return RegisterResponse(status, outcome.assigned_hub or "", outcome.device_id or "", outcome.message[:200])
+            self._dps_registrar = DpsRegistrar(load_certificates(self._dps_ca_pem.encode()), timeout=30)
+        return self._dps_registrar
 
     def bench_env(self, operator: str = "demo", **kwargs):
         """A BenchEnv on these services, opening `sim:` ports on the simulators."""

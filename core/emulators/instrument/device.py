@@ -79,9 +79,11 @@ _OIDS = {
     SubjectAttr.ST: NameOID.STATE_OR_PROVINCE_NAME,
 }
 
-# Called for REGISTER: (request, chain certificates, private key) -> answer. The
-# registration-check work plugs a real DPS client in here.
-RegisterHandler = Callable[[RegisterRequest, list[x509.Certificate], PrivateKey], RegisterResponse]
+# Called for REGISTER: (request, chain certificates, private key) -> answer; a handler
+# with `takes_trust_store = True` also gets the live TRUST certificates (`trust=`), which is
+# what a real instrument verifies the DPS server with. The real DPS client plugs in here
+# (certbench.core.emulators.instrument.register.DpsRegistrar).
+RegisterHandler = Callable[..., RegisterResponse]
 
 
 class Refused(Exception):
@@ -493,7 +495,12 @@ class Device:
         key = self._live_key()
         certs = parse_canonical_certificates(chain_pem)
         handler = self.config.register_handler
-        answer = self._slow(lambda: handler(req, certs, key), keepalive)
+        if getattr(handler, "takes_trust_store", False):
+            trust_pem = self.state.live.get(Store.TRUST)
+            trust = parse_canonical_certificates(trust_pem) if trust_pem else []
+            answer = self._slow(lambda: handler(req, certs, key, trust=trust), keepalive)
+        else:
+            answer = self._slow(lambda: handler(req, certs, key), keepalive)
         assert isinstance(answer, RegisterResponse)
         return answer.encode()
 
