@@ -1,0 +1,214 @@
+"""The technician wizard end to end against the IoT Central and Sectigo emulators and
+simulated instruments: a keyboard-wedge burst provisions a unit, a mismatch blocks at
+confirm, a cable pulled mid-way fails and "Resume" finishes it, Back is gone after the
+commit point, keyboard-only operation, serial scanners, the demo label sheet."""
+
+from __future__ import annotations
+
+import socket
+import threading
+
+import pytest
+from cryptography.hazmat.primitives import hashes
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication, QWizard
+
+from certbench.core.demo import DemoServices
+from certbench.core.http import RetryPolicy
+from certbench.core.instrument.canonical import key_hash
+from certbench.core.instrument.client import Instrument
+from certbench.core.instrument.protocol import Store
+from certbench.core.pki.sectigo.client import SectigoClient
+from certbench.core.pki.sectigo.issuer import SectigoIssuer
+from certbench.core.registry import UnitState
+from certbench.core.workflows.unit_provisioning import STEPS
+from certbench.core.workflows.unit_steps import ProvisionOptions
+from certbench.gui.wizards import tech_bench
+from certbench.gui.wizards.technician_wizard import (
+    PAGE_CONFIRM,
+    PAGE_INSTRUMENT,
+    PAGE_PROVISION,
+    PAGE_RESULT,
+    PAGE_SCAN,
+    TechnicianWizard,
+)
+
+WAIT = 30_000
+FAST = ProvisionOptions(collect_poll_interval=0.02, collect_poll_max_interval=0.05, collect_limit_seconds=10)
+FAST_RETRY = RetryPolicy(attempts=2, base_delay=0.01, max_delay=0.02, max_retry_after=0.05)
+
+
+@pytest.fixture
+def demo(tmp_path):
+    with DemoServices(tmp_path / "services", dps=False) as services:
+        yield services
+
+
+@pytest.fixture
+def env(demo):
+    client = SectigoClient.from_settings(demo.settings.sectigo, retry=FAST_RETRY)
+    issuer = SectigoIssuer.from_settings(demo.settings, client=client, poll_interval=0.02, poll_max_interval=0.05)
+    bench = demo.bench_env(operator="tech-tom", issuer=issuer)
+    bench._owned.append(issuer)
+    yield bench
+    bench.close()
+
+
+def gs1(demo, model, serial):
+    return tech_bench.gs1_label(demo.settings, model, serial)
+
+
+def open_wizard(qtbot, demo, env) -> TechnicianWizard:
+    wizard = TechnicianWizard(demo.settings, demo=demo, env=env, operator="tech-tom", options=FAST)
+    qtbot.addWidget(wizard)
+    wizard.show()
+    qtbot.waitExposed(wizard)
+    qtbot.waitUntil(lambda: not wizard.instrument_page.searching and bool(wizard.instrument_page.rows), timeout=WAIT)
+    return wizard
+
+
+def burst(qtbot, widget, text: str) -> None:
+    """A keyboard-wedge scanner: the label's characters a few ms apart, then Enter."""
+    for ch in text:
+        if ch == "\x1d":  # FNC1: scanners type it as Ctrl+]
+            QTest.sendKeyEvent(QTest.KeyAction.Click, widget, Qt.Key.Key_BracketRight, "\x1d",
+                               Qt.KeyboardModifier.ControlModifier, 3)
+        else:
+            QTest.keyClick(widget, ch, Qt.KeyboardModifier.NoModifier, 3)
+    QTest.keyClick(widget, Qt.Key.Key_Return, Qt.KeyboardModifier.NoModifier, 3)
+
+
+def focus(wizard):
+    return QApplication.focusWidget() if QApplication.focusWidget() is not None and \
+        QApplication.focusWidget().window() is wizard else wizard
+
+
+def to_confirm_ready(qtbot, wizard):
+    qtbot.waitUntil(lambda: wizard.currentId() == PAGE_CONFIRM and not wizard.confirm_page.checking, timeout=WAIT)
+
+
+def assert_installed(demo, env, port, cn):
+    cert = env.registry.current_certificate(cn)
+    assert cert is not None and cert.status == "installed"
+    issued = env.issuer.collect(cert.intermediate, cert.order_id, wait=False)
+    assert issued.certificate.fingerprint(hashes.SHA256()).hex() == cert.sha256
+    with Instrument(demo.open_transport(port)) as inst:
+        inst.hello()
+        assert inst.hashes()[int(Store.KEY)] == key_hash(issued.certificate.public_key())
+        inst.verify_possession(issued.certificate)
+
+
+def test_a_scanner_burst_provisions_a_unit_end_to_end(qtbot, demo, env):
+    port = demo.add_instrument("mx200", "MX2G0001")
+    wizard = open_wizard(qtbot, demo, env)
+    assert wizard.instrument_page.selected().port == port
+    wizard.next()
+    assert wizard.currentId() == PAGE_SCAN
+    scans = []
+    wizard.scan_received.connect(scans.append)
+    label = gs1(demo, "mx200", "MX2G0001")
+    burst(qtbot, focus(wizard), label)
+    assert scans == [label]
+    assert wizard.scan_page.typed.text() == ""  # the burst did not stay in the typed-entry field
+    to_confirm_ready(qtbot, wizard)
+    page = wizard.confirm_page
+    assert page.isComplete(), page.verdict.text()
+    assert page.scanned["cn"].text() == "mx200-mx2g0001"
+    assert (page.reported["serial"].text(), page.reported["model"].text()) == ("MX2G0001", "MX200")
+    commit = wizard.button(QWizard.WizardButton.CommitButton)
+    assert commit.isVisible() and commit.isEnabled() and commit.text().replace("&", "") == "Provision"
+    events = []
+    wizard.provision_page.steps.itemChanged.connect(lambda item: events.append(item.text()))
+    with qtbot.waitSignal(wizard.unit_finished, timeout=WAIT) as finished:
+        wizard.next()
+        assert wizard.currentId() == PAGE_PROVISION
+    qtbot.waitUntil(lambda: wizard.currentId() == PAGE_RESULT, timeout=WAIT)
+    outcome = finished.args[0]
+    assert outcome.state == "done" and outcome.cn == "mx200-mx2g0001"
+    steps = wizard.provision_page.steps
+    assert {steps.state(s) for s in STEPS if s != "registration"} == {"done"}
+    assert events  # ticked live
+    bars = wizard.provision_page.transfer_bars
+    assert len(bars) == 1 and bars[0].value() == bars[0].maximum() > 100
+    result = wizard.result_page
+    assert result.headline.text() == "Passed" and result.resume.isHidden()
+    assert result.fields["fingerprint"].text().replace(":", "").lower() == outcome.certificate_sha256
+    assert env.registry.get_unit("mx200-mx2g0001").state == UnitState.DONE
+    assert_installed(demo, env, port, "mx200-mx2g0001")
+
+
+def test_a_mismatch_blocks_at_confirm(qtbot, demo, env):
+    demo.add_instrument("mx200", "MX2G0002")
+    wizard = open_wizard(qtbot, demo, env)
+    wizard.next()
+    burst(qtbot, focus(wizard), gs1(demo, "mx200", "MX2G0099"))  # the label of a unit that is not here
+    to_confirm_ready(qtbot, wizard)
+    page = wizard.confirm_page
+    assert not page.isComplete()
+    assert not wizard.button(QWizard.WizardButton.CommitButton).isEnabled()
+    assert page.verdict.state == "fail"
+    assert "serial number differs" in page.verdict.text() and "MX2G0099" in page.verdict.text()
+    assert (page.scanned["serial"].text(), page.reported["serial"].text()) == ("MX2G0099", "MX2G0002")
+    QTest.keyClick(focus(wizard), Qt.Key.Key_Return)  # Enter does not get past it
+    assert wizard.currentId() == PAGE_CONFIRM
+    assert env.registry.find_unit("mx200-mx2g0099") is None  # nothing reserved
+
+
+def test_a_model_mismatch_blocks_too(qtbot, demo, env):
+    demo.add_instrument("mx200", "MX2G0003", reported_model="MX-300")
+    wizard = open_wizard(qtbot, demo, env)
+    wizard.next()
+    burst(qtbot, focus(wizard), gs1(demo, "mx200", "MX2G0003"))
+    to_confirm_ready(qtbot, wizard)
+    assert not wizard.confirm_page.isComplete()
+    assert "model differs" in wizard.confirm_page.verdict.text()
+
+
+class _PullsCableAfterCollect:
+    """The issuer, except that collecting a certificate pulls the instrument's cable at its
+    next request (the first write of the credentials), on the worker thread, in step with
+    the workflow."""
+
+    def __init__(self, issuer, sim) -> None:
+        self.issuer, self.sim, self.pulled = issuer, sim, False
+
+    def __getattr__(self, name):
+        return getattr(self.issuer, name)
+
+    def collect(self, *args, **kwargs):
+        issued = self.issuer.collect(*args, **kwargs)
+        if not self.pulled:
+            self.pulled = True
+            self.sim.faults.disconnect_at = self.sim.stats.requests + 1
+            self.sim.faults.disconnect_after_handling = True
+        return issued
+
+
+def test_cable_pulled_mid_way_shows_the_failure_and_resume_finishes(qtbot, demo, env):
+    port = demo.add_instrument("mx300", "MX3G0001")  # workstation key: resume needs the same process's key
+    env.issuer = _PullsCableAfterCollect(env.issuer, demo.instrument(port))
+    wizard = open_wizard(qtbot, demo, env)
+    wizard.next()
+    burst(qtbot, focus(wizard), gs1(demo, "mx300", "MX3G0001"))
+    to_confirm_ready(qtbot, wizard)
+    wizard.next()
+    qtbot.waitUntil(lambda: wizard.currentId() == PAGE_RESULT, timeout=WAIT)
+    result = wizard.result_page
+    assert result.headline.text() == "Failed"
+    assert env.issuer.pulled
+    assert "instrument" in result.fields["reason"].text().lower()
+    assert result.fields["action"].text()  # the hint: what to do
+    states = {s: wizard.provision_page.steps.state(s) for s in STEPS}
+    assert states["collect"] == "done" and states["stage"] == "failed"  # shown where it stopped
+    assert result.resume.isVisible()
+    assert not wizard.button(QWizard.WizardButton.BackButton).isEnabled()
+    unit = env.registry.get_unit("mx300-mx3g0001")
+    assert unit.state == UnitState.FAILED
+    with qtbot.waitSignal(wizard.unit_finished, timeout=WAIT) as finished:
+        QTest.mouseClick(result.resume, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: wizard.currentId() == PAGE_RESULT, timeout=WAIT)
+    assert finished.args[0].state == "done" and finished.args[0].resumed
+    assert result.headline.text() == "Passed"
+    assert env.registry.get_unit("mx300-mx3g0001").state == UnitState.DONE
+    assert_installed(demo, env, port, "mx300-mx3g0001")
