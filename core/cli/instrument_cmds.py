@@ -1,4 +1,4 @@
-"""`certbench instrument ports|hello|hash|wipe` (talk to an instrument on a serial port) and
+"""`certbench instrument ports|hello|hash|wipe|register` (talk to an instrument on a serial port) and
 `certbench emulate instrument` (run the instrument simulator standalone)."""
 
 from __future__ import annotations
@@ -122,6 +122,53 @@ def wipe_cmd(port: str, baud: int, expect_serial: str | None, yes: bool) -> None
     console.print(f"{info.model} {info.serial}: credentials erased.")
 
 
+@instrument.command("register")
+@_port_option
+@_baud_option
+@_serial_option
+@click.option("--scope", default=None, help="DPS ID scope (default: [dps] id_scope).")
+@click.option("--host", "dps_host", default=None, help="DPS host (default: [dps] host).")
+@click.option("--ca", "ca_file", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+              help="The CA the instrument must verify DPS with; one of its TRUST certificates (default: [dps] ca_file).")
+@json_option
+def register_cmd(port, baud, expect_serial, scope, dps_host, ca_file, as_json) -> None:
+    """The instrument registers itself with DPS; then IoT Central must show it provisioned."""
+    from certbench.core.config import load_settings
+    from certbench.core.dps.instrument import register_instrument
+    from certbench.core.x509.parse import load_certificate_file
+
+    settings = load_settings()
+    scope = scope or settings.dps.id_scope
+    if not scope:
+        raise ConfigError("No DPS ID scope is known.", "Pass --scope, or set [dps] id_scope in Settings.")
+    ca_path = ca_file or (Path(settings.dps.ca_file) if settings.dps.ca_file else None)
+    server_ca = None
+    if ca_path is not None:
+        certs = load_certificate_file(ca_path)
+        if len(certs) != 1:
+            raise InputError(f"{ca_path} holds {len(certs)} certificates; REGISTER names exactly one.",
+                             "Give a file with only the CA certificate that signs the DPS server's certificate.")
+        server_ca = certs[0]
+    central = None
+    if settings.iotcentral.base_url or settings.iotcentral.subdomain:
+        from certbench.core.iotcentral import IoTCentralClient
+
+        central = IoTCentralClient.from_settings(settings.iotcentral)
+    try:
+        with _open(port, baud, expect_serial) as inst:
+            result = register_instrument(inst, id_scope=scope, host=dps_host or settings.dps.host, server_ca=server_ca,
+                                         central=central)
+    finally:
+        if central is not None:
+            central.close()
+    if as_json:
+        print_json(result.to_dict())
+        return
+    console.print(f"[green]{result.model} {result.serial}[/] registered as [bold]{result.device_id}[/], "
+                  f"assigned to {result.assigned_hub}.")
+    console.print(f"IoT Central: {'device exists and is provisioned' if result.central == 'provisioned' else result.central}.")
+
+
 @emulate.command("instrument")
 @click.option("--pty", "use_pty", is_flag=True, help="Serve on a pseudo-terminal (Linux); prints its /dev/pts path.")
 @click.option("--tcp", "tcp_port", type=click.IntRange(0, 65535), default=None,
@@ -137,9 +184,12 @@ def wipe_cmd(port: str, baud: int, expect_serial: str | None, yes: bool) -> None
 @click.option("--no-keygen", is_flag=True, help="A product without on-device key generation (accepts a key from the host).")
 @click.option("--store-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder for the simulated secure store (default: Certbench's data folder).")
+@click.option("--dps-ca", "dps_cas", multiple=True, type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="A CA the instrument trusts for DPS as if built in, e.g. the DPS emulator's CA (repeatable).")
+@click.option("--no-register", is_flag=True, help="An instrument without REGISTER (no DPS registration of its own).")
 def emulate_instrument(use_pty: bool, tcp_port: int | None, host: str, model: str, serial_number: str, firmware: str,
                        baud: int | None, bit_error_rate: float, drop_rate: float, rx_buffer: int, no_keygen: bool,
-                       store_dir: Path | None) -> None:
+                       store_dir: Path | None, dps_cas: tuple[Path, ...], no_register: bool) -> None:
     """Run a simulated instrument until Ctrl+C; prints where to connect."""
     from certbench.core.emulators.instrument import LineConfig, SimulatedInstrument
 
@@ -149,9 +199,16 @@ def emulate_instrument(use_pty: bool, tcp_port: int | None, host: str, model: st
         raise InputError("Pseudo-terminals do not exist on Windows.", "Use --tcp and open socket://127.0.0.1:PORT.")
     if not host.startswith("127."):
         raise ConfigError(f"The simulator listens on loopback only, not {host}.", "Use a 127.x.x.x address.")
+    registrar = None
+    if not no_register:
+        from certbench.core.emulators.instrument.register import DpsRegistrar
+        from certbench.core.x509.parse import load_certificate_file
+
+        registrar = DpsRegistrar([c for path in dps_cas for c in load_certificate_file(path)])
     sim = SimulatedInstrument(
         model, serial_number, firmware, store_dir, keygen=not no_keygen, rx_buffer=rx_buffer,
         max_frame=min(256, rx_buffer), line=LineConfig(baud=baud, bit_error_rate=bit_error_rate, drop_rate=drop_rate),
+        register_handler=registrar,
     )
     try:
         if use_pty:

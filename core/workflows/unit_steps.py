@@ -597,6 +597,14 @@ def check_registration(run: UnitRun) -> None:
                     "instrument has network access; then resume the unit.",
                 )
             hub, device_id = answer.assigned_hub, answer.device_id
+            if run.env.central is not None:  # DPS said assigned; the application must show it too
+                from certbench.core.dps.instrument import DeviceNotConfirmed, confirm_in_central
+
+                try:
+                    confirm_in_central(run.env.central, device_id)
+                except DeviceNotConfirmed as exc:
+                    raise RegistrationFailed(exc.message, exc.hint) from None
+                out.update(central="provisioned")
         else:
             try:
                 from certbench.core.dps import register_with_dps

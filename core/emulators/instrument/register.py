@@ -3,8 +3,8 @@ azure-iot-device client (certbench.core.dps.register_with_dps), with what it hol
 chain, its key) and the DPS settings of the request (ID scope, host, server CA), and answers
 with the outcome as an instrument would (docs/instrument-protocol.md, 0x0A REGISTER).
 
-The DPS server is verified as the protocol says: with the instrument's TRUST store, or with
-only the TRUST certificate whose SHA-256 the request names. An emulator's server certificate
+The DPS server is verified as the protocol says: with the instrument's TRUST store (its root
+certificates), or with only the TRUST certificate whose SHA-256 the request names. An emulator's server certificate
 cannot chain to Azure's public roots, so a registrar may be given `server_cas`, the CA(s)
 the simulated instrument trusts as if they were built in (demo mode gives it the DPS
 emulator's CA); they count as part of the trust store for that choice.
@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives import hashes
 
 from certbench.core.errors import CertbenchError
 from certbench.core.instrument.protocol import RegisterRequest, RegisterResponse, RegisterStatus
+from certbench.core.x509.inspect import is_self_signed
 from certbench.core.x509.keys import PrivateKey
 from certbench.core.x509.parse import to_pem
 
@@ -78,7 +79,10 @@ class DpsRegistrar:
                 return RegisterResponse(RegisterStatus.TLS_ERROR, "", "", short_message(
                     f"The server CA asked for ({request.server_ca_sha256.hex()[:16]}...) is not in my trust store."))
         else:
-            chosen = known
+            # Roots only: OpenSSL completes a client chain from the CAs it trusts, so with the
+            # product's intermediate among them a leaf-alone CHAIN store would still register
+            # here, and the bench would miss the field's most common failure.
+            chosen = [c for c in known if is_self_signed(c)]
         if not chosen:
             return RegisterResponse(RegisterStatus.TLS_ERROR, "", "",
                                     "My trust store is empty: nothing to verify the DPS server with.")
