@@ -60,7 +60,7 @@ def create_application(argv: Sequence[str]):
     return app
 
 
-def build_main_window(demo: bool):
+def build_main_window(demo: bool, demo_services=None):
     """Logging, the exception hook, the settings and the main window (not shown yet)."""
     from certbench.core.config import default_settings, load_settings
     from certbench.core.errors import ConfigError
@@ -82,7 +82,7 @@ def build_main_window(demo: bool):
         log.warning("Settings not loaded: %s", exc)
         problem = exc
         settings = default_settings()
-    return MainWindow(settings, demo=demo, settings_problem=problem)
+    return MainWindow(settings, demo=demo, settings_problem=problem, demo_services=demo_services)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -91,6 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     qt_args = args.qt_args
 
     environment = contextlib.ExitStack()
+    services = None
     if args.demo:
         from certbench.core.demo import DemoHome, DemoServices
 
@@ -98,10 +99,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The emulators stop before the throw-away home is removed (ExitStack unwinds in reverse).
         # Two intermediates start verified (their products provision at once); the other two
         # are left for the administrator wizard.
-        environment.enter_context(DemoServices(home / "services", verify=DEMO_VERIFIED_AT_START))
+        services = environment.enter_context(DemoServices(home / "services", verify=DEMO_VERIFIED_AT_START))
     with environment:
         app = create_application(qt_args)
-        window = build_main_window(args.demo)
+        window = build_main_window(args.demo, services)
         window.show()
         window.start()
         if args.exit_after is not None:

@@ -58,12 +58,14 @@ class MainWindow(QMainWindow):
         *,
         demo: bool = False,
         settings_problem: ConfigError | None = None,
+        demo_services=None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("mainWindow")
         self.settings = settings
         self.demo = demo
+        self.demo_services = demo_services  # core.demo.DemoServices in `gui --demo`: simulated instruments
         self.settings_problem = settings_problem
         self.role = Role(self)
         self.role.changed.connect(self._apply_role)
@@ -135,10 +137,8 @@ class MainWindow(QMainWindow):
 
     def _make_actions(self) -> None:
         self.actions_by_name: dict[str, QAction] = {}
-        later = self.tr("Arrives in a later version of Certbench.")
-        a = self._action("technician_wizard", self.tr("&Provision units…"), "scan",
-                         tip=self.tr("Technician wizard: scan, confirm and provision units. ") + later)
-        a.setEnabled(False)
+        a = self._action("technician_wizard", self.tr("&Provision units…"), "scan", self.open_technician_wizard,
+                         self.tr("Technician wizard: scan, confirm and provision units (one window per instrument)."))
         a.setShortcut(QKeySequence("F2"))
         self._action("history", self.tr("&History…"), "history", self.open_history,
                      self.tr("Search units, see their audit trail, export, verify the audit trail."))
@@ -203,7 +203,8 @@ class MainWindow(QMainWindow):
     def start(self) -> None:
         """After show(): demo set-up (if any), then the first refresh and the settings problem."""
         if self.demo:
-            Task(self, lambda _ctl: self._demo_setup(self.settings), name="demo-setup") \
+            services = self.demo_services
+            Task(self, lambda _ctl: self._demo_setup(self.settings, services), name="demo-setup") \
                 .on_success(lambda _r: self._demo_ready()) \
                 .start()
         else:
@@ -213,12 +214,15 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, self._report_settings_problem)
 
     @staticmethod
-    def _demo_setup(settings: Settings) -> None:
+    def _demo_setup(settings: Settings, services=None) -> None:
         from certbench.core.demo import DEMO_ADMIN_PASSWORD
         from certbench.core.pki.local import LocalCA
+        from certbench.gui.wizards.tech_bench import add_demo_instruments
 
         roles.set_admin_password(DEMO_ADMIN_PASSWORD, allow_short=True)
         LocalCA.from_settings(settings).ensure()
+        if services is not None:
+            add_demo_instruments(services)
 
     def _demo_ready(self) -> None:
         self._ready = True
@@ -246,7 +250,13 @@ class MainWindow(QMainWindow):
         self._pending_refresh = {"instruments", "intermediates", "units", "services"}
         self.instruments.set_loading()
 
+        services = self.demo_services
+
         def instruments(_ctl):
+            if services is not None:  # demo: the simulated instruments, skipping ports a wizard is using
+                from certbench.gui.wizards.tech_bench import discover
+
+                return discover(services.open_transport, list(services.instruments))
             if not dashboard.instrument_discovery_available():
                 return None
             return dashboard.discover_instruments()
@@ -360,6 +370,15 @@ class MainWindow(QMainWindow):
         wizard = AdminWizard(self.settings, self)
         wizard.verified.connect(lambda _outcome: self.refresh())
         self.dialogs["admin_wizard"] = wizard
+        wizard.show()
+
+    def open_technician_wizard(self) -> None:
+        """A new wizard each time: one per instrument, side by side."""
+        from certbench.gui.wizards.technician_wizard import TechnicianWizard
+
+        wizard = TechnicianWizard(self.settings, self, demo=self.demo_services)
+        wizard.unit_finished.connect(lambda _result: self.refresh_units())
+        self.dialogs["technician_wizard"] = wizard
         wizard.show()
 
     def open_history(self) -> None:

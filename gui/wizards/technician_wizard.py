@@ -168,8 +168,10 @@ class TechnicianWizard(QWizard):
 
         if self.demo_labels_dialog is None or not shiboken6.isValid(self.demo_labels_dialog):
             self.demo_labels_dialog = DemoLabelsDialog(tech_bench.demo_labels(self.demo), self)
-        self.demo_labels_dialog.show()
-        self.demo_labels_dialog.raise_()
+        if self.demo_labels_dialog.isVisible():
+            self.demo_labels_dialog.raise_()
+        else:
+            self.demo_labels_dialog.show()
 
     # -- running ---------------------------------------------------------------------------------------------
     @property
@@ -229,6 +231,12 @@ class TechnicianWizard(QWizard):
             self.next()
         if scan_text is not None:
             self.accept_scan(scan_text)
+
+    def back(self) -> None:
+        # QWizard.back() itself ignores commit pages; past the commit point there is no way back.
+        if self.currentId() in (PAGE_PROVISION, PAGE_RESULT):
+            return
+        super().back()
 
     def _restart_at(self, page_id: int) -> None:
         # restart() empties the history: what came before cannot be reached with Back.

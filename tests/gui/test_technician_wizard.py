@@ -212,3 +212,217 @@ def test_cable_pulled_mid_way_shows_the_failure_and_resume_finishes(qtbot, demo,
     assert result.headline.text() == "Passed"
     assert env.registry.get_unit("mx300-mx3g0001").state == UnitState.DONE
     assert_installed(demo, env, port, "mx300-mx3g0001")
+
+
+def test_back_is_gone_after_the_commit_point(qtbot, demo, env):
+    demo.add_instrument("mx200", "MX2G0004")
+    wizard = open_wizard(qtbot, demo, env)
+    back = wizard.button(QWizard.WizardButton.BackButton)
+    wizard.next()
+    assert back.isEnabled()  # before the commit point, Back is allowed
+    burst(qtbot, focus(wizard), gs1(demo, "mx200", "MX2G0004"))
+    to_confirm_ready(qtbot, wizard)
+    assert wizard.confirm_page.isCommitPage() and back.isEnabled()
+    wizard.next()
+    assert wizard.currentId() == PAGE_PROVISION and not back.isEnabled()
+    assert wizard.running
+    wizard.reject()  # Cancel/Escape while the instrument is being written does nothing
+    assert wizard.isVisible()
+    qtbot.waitUntil(lambda: wizard.currentId() == PAGE_RESULT, timeout=WAIT)
+    assert not back.isEnabled()
+    wizard.back()
+    assert wizard.currentId() == PAGE_RESULT
+
+
+def test_keyboard_only_typed_entry_and_enter_through_to_the_next_unit(qtbot, demo, env):
+    demo.add_instrument("mx200", "MX2G0005")
+    demo.add_instrument("mx200", "MX2G0006")
+    wizard = open_wizard(qtbot, demo, env)
+    wizard.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is wizard.instrument_page.list, timeout=WAIT)
+    QTest.keyClick(wizard.instrument_page.list, Qt.Key.Key_Down)  # the second instrument
+    assert wizard.instrument_page.selected().serial == "MX2G0006"
+    QTest.keyClick(QApplication.focusWidget(), Qt.Key.Key_Return)
+    assert wizard.currentId() == PAGE_SCAN and wizard.port == "sim:MX2G0006"
+    typed = wizard.scan_page.typed
+    assert QApplication.focusWidget() is typed
+    # A person types (slowly: not a scanner burst) the plain serial number and presses Enter.
+    QTest.keyClicks(typed, "MX2G0006", Qt.KeyboardModifier.NoModifier, 70)
+    QTest.keyClick(typed, Qt.Key.Key_Return)
+    assert wizard.currentId() == PAGE_SCAN  # a plain serial needs the product
+    assert wizard.scan_page.model.isVisible() and QApplication.focusWidget() is wizard.scan_page.model
+    QTest.keyClick(wizard.scan_page.model, Qt.Key.Key_Down)  # (from the label) -> the first product, mx200
+    assert wizard.scan_page.chosen_model() == "mx200"
+    QTest.keyClick(QApplication.focusWidget(), Qt.Key.Key_Return)
+    to_confirm_ready(qtbot, wizard)
+    assert wizard.confirm_page.isComplete()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is wizard.button(QWizard.WizardButton.CommitButton),
+                    timeout=WAIT)
+    QTest.keyClick(QApplication.focusWidget(), Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: wizard.currentId() == PAGE_RESULT, timeout=WAIT)
+    assert wizard.result_page.headline.text() == "Passed"
+    assert QApplication.focusWidget() is wizard.result_page.next_unit
+    QTest.keyClick(QApplication.focusWidget(), Qt.Key.Key_Return)  # Next unit
+    assert wizard.currentId() == PAGE_SCAN and wizard.port == "sim:MX2G0006"
+    assert wizard.scan_page.typed.text() == "" and wizard.scan_page.result is None
+    # Tab moves between the page's fields and the wizard's buttons without leaving the window.
+    seen = set()
+    for _ in range(8):
+        QTest.keyClick(QApplication.focusWidget(), Qt.Key.Key_Tab)
+        seen.add(QApplication.focusWidget())
+    assert wizard.scan_page.typed in seen and wizard.button(QWizard.WizardButton.CancelButton) in seen
+
+
+def test_one_scan_on_the_result_page_starts_the_next_unit_on_the_instrument_that_reports_it(qtbot, demo, env):
+    demo.add_instrument("mx200", "MX2G0007")
+    second = demo.add_instrument("mx300", "MX3G0007")
+    wizard = open_wizard(qtbot, demo, env)
+    wizard.next()
+    burst(qtbot, focus(wizard), gs1(demo, "mx200", "MX2G0007"))
+    to_confirm_ready(qtbot, wizard)
+    wizard.next()
+    qtbot.waitUntil(lambda: wizard.currentId() == PAGE_RESULT, timeout=WAIT)
+    assert wizard.result_page.headline.text() == "Passed"
+    burst(qtbot, focus(wizard), gs1(demo, "mx300", "MX3G0007"))  # the other instrument's label
+    to_confirm_ready(qtbot, wizard)
+    assert wizard.port == second and wizard.confirm_page.isComplete()
+    assert "Switched to" in wizard.scan_page.status.text()
+    wizard.next()
+    qtbot.waitUntil(lambda: wizard.currentId() == PAGE_RESULT, timeout=WAIT)
+    assert wizard.result_page.headline.text() == "Passed" and wizard.units_done == 2
+    assert env.registry.get_unit("mx300-mx3g0007").state == UnitState.DONE
+
+
+def test_a_typing_person_is_not_a_scanner(qtbot, demo, env):
+    demo.add_instrument("mx200", "MX2G0008")
+    wizard = open_wizard(qtbot, demo, env)
+    wizard.next()
+    scans = []
+    wizard.scan_received.connect(scans.append)
+    typed = wizard.scan_page.typed
+    typed.setFocus()
+    QTest.keyClicks(typed, "MX2G", Qt.KeyboardModifier.NoModifier, 80)
+    assert scans == [] and typed.text() == "MX2G"
+    # A scan burst while something was half-typed: the scan is taken, the burst leaves the field.
+    burst(qtbot, typed, gs1(demo, "mx200", "MX2G0008"))
+    assert len(scans) == 1 and scans[0].endswith("21MX2G0008\x1d10DEMO1")
+    assert typed.text() == ""  # cleared: the scan replaced the half-typed entry
+    to_confirm_ready(qtbot, wizard)
+
+
+def test_burst_with_prefix_and_suffix_from_settings(qtbot, demo, env):
+    demo.settings.bench.scanner_prefix = "#"
+    demo.settings.bench.scanner_suffix = "$"
+    demo.add_instrument("mx200", "MX2G0009")
+    wizard = open_wizard(qtbot, demo, env)
+    wizard.next()
+    scans = []
+    wizard.scan_received.connect(scans.append)
+    # Focus on a button, not a text field: the burst's keys must not reach it.
+    button = wizard.button(QWizard.WizardButton.CancelButton)
+    button.setFocus()
+    burst(qtbot, button, "#" + gs1(demo, "mx200", "MX2G0009") + "$")
+    assert scans == [gs1(demo, "mx200", "MX2G0009")]
+    assert wizard.isVisible()
+    to_confirm_ready(qtbot, wizard)
+    # Without the configured framing a fast burst is typing, not a scan.
+    wizard.back()
+    burst(qtbot, focus(wizard), gs1(demo, "mx200", "MX2G0009"))
+    assert len(scans) == 1
+
+
+def test_a_serial_scanner_on_a_com_port(qtbot, demo, env):
+    """A USB-serial (CDC) scanner: here a TCP socket (pyserial's socket:// URL)."""
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(10)
+    accepted = []
+    threading.Thread(target=lambda: accepted.append(server.accept()[0]), daemon=True).start()
+    demo.settings.bench.scanner_port = f"socket://127.0.0.1:{server.getsockname()[1]}"
+    demo.add_instrument("vx10", "VX1G0001")
+    wizard = open_wizard(qtbot, demo, env)
+    try:
+        qtbot.waitUntil(lambda: bool(accepted), timeout=WAIT)
+        wizard.next()
+        with qtbot.waitSignal(wizard.scan_received, timeout=WAIT) as got:
+            accepted[0].sendall((gs1(demo, "vx10", "VX1G0001") + "\r\n").encode("latin-1"))
+        assert got.args[0] == gs1(demo, "vx10", "VX1G0001")
+        to_confirm_ready(qtbot, wizard)
+        assert wizard.confirm_page.scanned["cn"].text() == "vx10-vx1g0001"
+    finally:
+        wizard.close()
+        qtbot.waitUntil(lambda: not wizard.serial_scanner.scanner.running, timeout=WAIT)
+        for conn in accepted:
+            conn.close()
+        server.close()
+
+
+def test_split_hibc_label_takes_two_scans(qtbot, demo, env):
+    from certbench.core.naming.hibc import check_character
+
+    demo.add_instrument("mx300", "MX3G0010")
+    wizard = open_wizard(qtbot, demo, env)
+    wizard.next()
+    primary = "+MDCPMX3000"
+    primary += check_character(primary)
+    secondary = "+$$+7MX3G0010" + primary[-1]  # link character: the primary's check character
+    secondary += check_character(secondary)
+    burst(qtbot, focus(wizard), primary)
+    assert wizard.currentId() == PAGE_SCAN and "second barcode" in wizard.scan_page.prompt.text()
+    burst(qtbot, focus(wizard), secondary)
+    to_confirm_ready(qtbot, wizard)
+    assert wizard.confirm_page.isComplete() and wizard.scan.kind == "hibc" and wizard.model == "mx300"
+
+
+def test_demo_bench_dashboard_lists_the_simulated_instruments_and_a_demo_label_provisions(qtbot, tmp_path):
+    """`gui --demo` as the application wires it: the main window on DemoServices, four
+    simulated instruments on the dashboard, the wizard from the toolbar action, and the demo
+    label sheet's Scan button typing a label like a keyboard-wedge scanner."""
+    from certbench.gui.app import DEMO_VERIFIED_AT_START
+    from certbench.gui.main_window import MainWindow
+
+    with DemoServices(tmp_path / "services", dps=False, verify=DEMO_VERIFIED_AT_START) as services:
+        window = MainWindow(services.settings, demo=True, demo_services=services)
+        qtbot.addWidget(window)
+        try:
+            window.show()
+            with qtbot.waitSignal(window.refreshed, timeout=WAIT):
+                window.start()
+            table = window.instruments.table
+            assert table.rowCount() == 4
+            shown = {(table.item(r, 0).text(), table.item(r, 2).text()) for r in range(4)}
+            assert shown == {(f"sim:{serial}", serial) for _model, serial in tech_bench.DEMO_INSTRUMENTS}
+            action = window.actions_by_name["technician_wizard"]
+            assert action.isEnabled() and action.isVisible()
+            action.trigger()
+            wizard = window.dialogs["technician_wizard"]
+            qtbot.waitUntil(lambda: len(wizard.instrument_page.rows) == 4, timeout=WAIT)
+            wizard.next()
+            assert wizard.scan_page.demo_labels.isVisible()
+            QTest.mouseClick(wizard.scan_page.demo_labels, Qt.MouseButton.LeftButton)
+            sheet = wizard.demo_labels_dialog
+            assert sheet.isVisible() and len(sheet.buttons) == 5  # four on the bench + one that is not
+            with qtbot.waitSignal(wizard.scan_received, timeout=WAIT):
+                QTest.mouseClick(sheet.buttons["MX2D0001"], Qt.MouseButton.LeftButton)
+            to_confirm_ready(qtbot, wizard)
+            assert wizard.port == "sim:MX2D0001" and wizard.confirm_page.isComplete()
+            with qtbot.waitSignal(wizard.unit_finished, timeout=WAIT):
+                wizard.next()
+            qtbot.waitUntil(lambda: wizard.currentId() == PAGE_RESULT, timeout=WAIT)
+            assert wizard.result_page.headline.text() == "Passed"
+            # vx10's intermediate is left for the administrator wizard: refused before anything is ordered.
+            wizard.next_unit()
+            with qtbot.waitSignal(wizard.scan_received, timeout=WAIT):
+                QTest.mouseClick(sheet.buttons["VX1D0001"], Qt.MouseButton.LeftButton)
+            to_confirm_ready(qtbot, wizard)
+            assert wizard.port == "sim:VX1D0001"
+            wizard.next()
+            qtbot.waitUntil(lambda: wizard.currentId() == PAGE_RESULT, timeout=WAIT)
+            result = wizard.result_page
+            assert result.headline.text() == "Failed" and result.resume.isHidden()
+            assert "verif" in result.fields["reason"].text() and result.fields["action"].text()
+            sheet.close()
+            wizard.close()
+        finally:
+            window.close()
+            qtbot.waitUntil(lambda: not window.isVisible(), timeout=WAIT)
+            tech_bench.close_shared_envs()
