@@ -222,6 +222,12 @@ class DemoServices:
     def instrument(self, port: str):
         return self.instruments[port]
 
+    def retire_instrument(self, port: str) -> None:
+        """Unplug and forget the simulated instrument on `port` (its store stays on disk)."""
+        sim = self.instruments.pop(port, None)
+        if sim is not None:
+            sim.close()  # type: ignore[attr-defined]
+
     def open_transport(self, port: str):
         sim = self.instruments.get(port)
         if sim is None:

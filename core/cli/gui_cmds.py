@@ -1,9 +1,9 @@
-"""`certbench gui` opens the desktop application; `certbench demo` runs the main job on the
-embedded defaults in a throw-away folder, with nothing to configure."""
+"""`certbench gui` opens the desktop application; `certbench demo` runs the whole bench job on
+built-in emulators and simulated instruments in a throw-away folder, with nothing to configure
+(docs/demo.md)."""
 
 from __future__ import annotations
 
-import secrets as _random
 from pathlib import Path
 
 import click
@@ -11,6 +11,7 @@ from rich.table import Table
 
 from certbench.core.cli.output import console, json_option, print_json
 from certbench.core.demo import DemoHome
+from certbench.core.demo_run import DEFAULT_PARALLEL, DEFAULT_UNITS
 
 
 @click.command()
@@ -23,54 +24,70 @@ def gui(demo: bool) -> None:
 
 
 @click.command()
-@click.option("--units", default=4, show_default=True, type=click.IntRange(1, 10000), help="Units to provision.")
+@click.option("--units", default=DEFAULT_UNITS, show_default=True, type=click.IntRange(1, 10000),
+              help="Units to provision.")
+@click.option("--parallel", default=DEFAULT_PARALLEL, show_default=True, type=click.IntRange(1, 64),
+              help="Instruments driven at once.")
 @click.option("--keep", type=click.Path(file_okay=False, path_type=Path), help="Keep the demo's files in this folder.")
 @json_option
-def demo(units: int, keep: Path | None, as_json: bool) -> int:
-    """Issue demo unit identities from the embedded local CA and check each chain."""
-    from certbench.core.cli.cert_cmds import summary_table
-    from certbench.core.config import load_settings
-    from certbench.core.errors import CertbenchError
-    from certbench.core.pki.local import LocalCA
-    from certbench.core.x509.chain import validate_client_chain
-    from certbench.core.x509.identity import make_identity
-    from certbench.core.x509.inspect import summarize
+def demo(units: int, parallel: int, keep: Path | None, as_json: bool) -> None:
+    """The whole bench job on built-in emulators: IoT Central, Sectigo and DPS run in this
+    process, simulated instruments stand on the bench; N units are scanned, keyed, certified,
+    written, proven and registered, P at a time. Exit status 1 if any unit failed."""
+    import threading
+    import time
 
-    results = []
+    from certbench.core.demo import DemoServices
+    from certbench.core.demo_run import run_demo
+
+    stop = threading.Event()
     with DemoHome(keep) as home:
-        settings = load_settings()
-        ca_ = LocalCA.from_settings(settings).ensure()
-        template = settings.cn_template()
-        for index in range(units):
-            product = settings.products[index % len(settings.products)]
-            serial = f"SN{_random.randbelow(10**8):08d}"
-            cn = template.render(model=product.model, serial=serial)
-            identity = make_identity(cn, product.key_algorithm)
-            issued = ca_.issue(product.intermediate, identity.csr, comment="demo")
+        started = time.monotonic()
+        if not as_json:
+            console.print(f"[bold]Certbench demo[/]: {units} unit(s), {parallel} at a time "
+                          f"[dim](folder {home}{'' if keep else ', removed afterwards'})[/]")
+            console.print("[dim]Starting the IoT Central, Sectigo and DPS emulators; verifying four intermediates...[/]")
+        with DemoServices() as services:
+            setup = time.monotonic() - started
+            if not as_json:
+                console.print(f"[dim]Ready in {setup:.1f} s: intermediates {', '.join(services.verified)} verified in "
+                              f"IoT Central; DPS at {services.settings.dps.host}.[/]")
             try:
-                validate_client_chain(issued.certificate, list(issued.chain[1:]), [ca_.root_certificate])
-                verdict = "chain valid"
-            except CertbenchError as exc:
-                verdict = f"INVALID: {exc.message}"
-            results.append((product, serial, issued, summarize(issued.certificate), verdict))
-        if as_json:
-            print_json(
-                {
-                    "home": str(home),
-                    "units": [
-                        {"model": p.model, "serial": s, "cn": summ.common_name, "intermediate": i.intermediate,
-                         "order_id": i.order_id, "key": summ.key, "sha256": summ.sha256_fingerprint, "result": v}
-                        for p, s, i, summ, v in results
-                    ],
-                }
-            )
-        else:
-            console.print(f"[bold]Certbench demo[/] [dim](throw-away folder {home})[/]")
-            table = Table("Device id (CN)", "Issued by", "Key", "Result")
-            for _product, _serial, issued, summ, verdict in results:
-                colour = "green" if verdict == "chain valid" else "red"
-                table.add_row(summ.common_name, issued.intermediate, summ.key_description, f"[{colour}]{verdict}[/]")
-            console.print(table)
-            first = results[0]
-            console.print(summary_table(first[3], title=f"[bold]First unit's certificate[/] ({first[3].common_name})"))
-    return 0 if all(r[4] == "chain valid" for r in results) else 1
+                report = run_demo(services, units, parallel=parallel, on_unit=None if as_json else _print_unit,
+                                  stop=stop, setup_seconds=setup)
+            except KeyboardInterrupt:
+                raise click.Abort() from None
+    if as_json:
+        print_json({"home": str(home), "kept": keep is not None, "units": [u.to_dict() for u in report.units],
+                    "summary": report.summary()})
+    else:
+        _print_summary(report)
+    if report.failed or len(report.units) < units:
+        raise SystemExit(1)
+
+
+def _print_unit(unit) -> None:
+    if unit.ok:
+        registered = "registered" if unit.registered else f"[yellow]not registered[/] ({unit.registration})"
+        console.print(f"[green]done[/] {unit.index:>4}  {unit.cn:<18} {unit.model:<5} {unit.key_origin:<11} key  "
+                      f"order {unit.order_id:<5} sha256 {unit.sha256[:12]}  {registered}  {unit.seconds:.2f} s",
+                      soft_wrap=True)
+    else:
+        console.print(f"[red]FAIL[/] {unit.index:>4}  {unit.cn or unit.serial:<18} {unit.model:<5} "
+                      f"{unit.reason}  {unit.seconds:.2f} s", soft_wrap=True)
+
+
+def _print_summary(report) -> None:
+    summary = report.summary()
+    table = Table("units", "done", "failed", "registered", "time", "units/min", title="Summary")
+    table.add_row(str(summary["units"]), f"[green]{summary['done']}[/]",
+                  f"[red]{summary['failed']}[/]" if summary["failed"] else "0", str(summary["registered"]),
+                  f"{summary['seconds']:.1f} s (+{summary['setup_seconds']:.1f} s set-up)",
+                  f"{summary['units_per_minute']:.1f}")
+    console.print(table)
+    console.print("By product: " + ", ".join(f"{k} {v}" for k, v in sorted(summary["by_product"].items()))
+                  + "; keys made on the " + ", ".join(f"{k} {v}" for k, v in sorted(summary["by_key_origin"].items())))
+    for failure in summary["failures"]:
+        console.print(f"[red]Failed[/] {failure['model']} {failure['serial']}: {failure['reason']}")
+        if failure["hint"]:
+            console.print(f"  [yellow]What to do:[/] {failure['hint']}")

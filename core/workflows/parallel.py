@@ -20,7 +20,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from certbench.core.bench import BenchEnv
@@ -112,10 +112,12 @@ def provision_many(
     on_result: ResultCallback | None = None,
     options: ProvisionOptions | None = None,
     stop: threading.Event | None = None,
+    keep_events: bool = True,
 ) -> list[UnitResult]:
     """Run `jobs` with at most `workers` units at once (default: one per distinct port) and
     return their results in the order of `jobs` (jobs never started because of `stop` are
-    left out). Callbacks are called from the worker threads, one at a time."""
+    left out). Callbacks are called from the worker threads, one at a time. `keep_events=False`
+    drops each outcome's event list once the unit is reported (long runs, e.g. demo mode)."""
     queues: OrderedDict[str, list[tuple[int, UnitJob]]] = OrderedDict()
     for index, job in enumerate(jobs):
         queues.setdefault(job.port, []).append((index, job))
@@ -155,13 +157,18 @@ def provision_many(
                 if stop.is_set():
                     break
                 result = run_one(index, job)
-                results[index] = result
                 if on_result is not None:
                     with callback_lock:
                         try:
                             on_result(result)
                         except Exception:  # noqa: BLE001 - a failing printer must not orphan the port's units
                             pass
+                if not keep_events:
+                    if result.outcome is not None:
+                        result = replace(result, outcome=replace(result.outcome, events=()))
+                    if result.error is not None:
+                        result.error.__traceback__ = None  # its frames would keep the unit's objects alive
+                results[index] = result
 
     threads = [threading.Thread(target=worker, name=f"certbench-unit-{n + 1}", daemon=True) for n in range(count)]
     for thread in threads:

@@ -35,15 +35,17 @@ def test_version_and_help(home):
         assert group in result.stdout
 
 
-def test_demo_issues_and_checks_identities(home):
-    result = certbench("demo", "--units", "5", "--json", home=home)
+def test_demo_runs_the_whole_flow_on_the_emulators(home):
+    result = certbench("demo", "--units", "4", "--parallel", "2", "--json", home=home)
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     units = data["units"]
-    assert len(units) == 5
-    assert {u["result"] for u in units} == {"chain valid"}
-    assert len({u["cn"] for u in units}) == 5
-    assert {u["intermediate"] for u in units} == {f"medicorp-ica-{i}" for i in range(1, 5)}
+    assert len(units) == 4 and all(u["ok"] for u in units)
+    assert len({u["cn"] for u in units}) == 4
+    assert {u["model"] for u in units} == {"mx200", "mx300", "vx10", "lx5"}
+    assert {u["key_origin"] for u in units} == {"device", "workstation"}
+    assert all(u["registered"] and len(u["sha256"]) == 64 and u["order_id"] for u in units)
+    assert (data["summary"]["done"], data["summary"]["failed"]) == (4, 0)
     # The demo's throw-away folder is gone afterwards.
     assert not os.path.exists(data["home"])
 
