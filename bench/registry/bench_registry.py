@@ -19,6 +19,7 @@ import argparse
 import datetime as dt
 import hashlib
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -214,6 +215,7 @@ def main() -> int:
 
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
     sizes = [int(s) for s in args.sizes.split(",")]
+    own_workdir = args.workdir is None
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="certbench-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     pg_base = None
@@ -250,9 +252,11 @@ def main() -> int:
                     for suffix in ("", "-wal", "-shm"):
                         Path(make_url(url).database + suffix).unlink(missing_ok=True)
     finally:
+        if own_workdir:
+            shutil.rmtree(workdir, ignore_errors=True)
         if pg_base:
             subprocess.run([str(ROOT / ".ci" / "start-postgres.sh"), "--stop", pg_base], capture_output=True, timeout=120)
-            subprocess.run(["rm", "-rf", pg_base], check=False)
+            shutil.rmtree(pg_base, ignore_errors=True)
     return 0
 
 
