@@ -25,6 +25,8 @@ SECTIGO_OAUTH_SECRET = "sectigo-oauth-client-secret"
 SECTIGO_CLIENT_CERT_PASSPHRASE = "sectigo-client-cert-passphrase"
 LOCAL_CA_PASSPHRASE = "local-ca-passphrase"
 ADMIN_PASSWORD_HASH = "admin-password-hash"
+# The PostgreSQL password of a shared registry (the URL in the settings carries none).
+REGISTRY_PASSWORD = "registry-password"
 
 _seen_values: set[str] = set()
 _seen_lock = threading.Lock()

@@ -13,6 +13,7 @@ _SECRET_NAMES = {
     secrets.SECTIGO_PASSWORD: "Sectigo API password",
     secrets.SECTIGO_OAUTH_SECRET: "Sectigo OAuth2 client secret",
     secrets.SECTIGO_CLIENT_CERT_PASSPHRASE: "passphrase of the Sectigo client-certificate file",
+    secrets.REGISTRY_PASSWORD: "PostgreSQL password of the shared registry",
 }
 
 

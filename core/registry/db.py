@@ -28,8 +28,7 @@ from certbench.core.registry.errors import RegistryUnavailable, SchemaTooNew
 DEFAULT_FILENAME = "certbench.db"
 URL_ENV = "CERTBENCH_REGISTRY_URL"
 # Keyring entry holding the PostgreSQL password when the URL carries none.
-# TODO: move next to the other names in certbench.core.secrets.
-REGISTRY_PASSWORD = "registry-password"
+REGISTRY_PASSWORD = secrets.REGISTRY_PASSWORD
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 CONNECT_TIMEOUT_S = 10
