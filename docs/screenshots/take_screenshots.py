@@ -43,7 +43,7 @@ def main(out: Path) -> int:
         app = create_application([])
         idle = lambda: not task_runner().busy  # noqa: E731
 
-        window = build_main_window(demo=True)
+        window = build_main_window(demo=True, demo_services=demo)
         window.resize(1180, 760)
         window.show()
         window.start()
@@ -101,12 +101,93 @@ def main(out: Path) -> int:
         save(error, "error-dialog")
         error.close()
 
+        _technician_wizard(app, window, demo, save, idle)
         _admin_wizard(app, window, save, idle)
         _history(app, window, demo, save, idle)
 
         window.close()
         _wait(app, idle)
     return 0
+
+
+def _technician_wizard(app, window, demo, save, idle) -> None:
+    """The technician wizard on the demo bench: a unit provisioned from a demo label, a
+    mismatch, and a cable pulled during the transfer (then resumed)."""
+    from certbench.gui.wizards.technician_wizard import PAGE_CONFIRM, PAGE_RESULT
+
+    window.actions_by_name["technician_wizard"].trigger()
+    wizard = window.dialogs["technician_wizard"]
+    wizard.resize(820, 640)
+    page = wizard.instrument_page
+    _wait(app, lambda: len(page.rows) == 4 and not page.searching)
+    save(wizard, "tech-wizard-instrument")
+    wizard.next()
+    save(wizard, "tech-wizard-scan")
+    wizard.show_demo_labels()
+    sheet = wizard.demo_labels_dialog
+    sheet.adjustSize()
+    save(sheet, "tech-wizard-demo-labels")
+
+    def scan(serial: str) -> None:
+        sheet.buttons[serial].click()
+        _wait(app, lambda: wizard.currentId() == PAGE_CONFIRM and not wizard.confirm_page.checking)
+
+    scan("MX2D0099")  # a label whose unit is not on the bench
+    save(wizard, "tech-wizard-mismatch")
+    wizard.back()
+    scan("MX2D0001")
+    save(wizard, "tech-wizard-confirm")
+
+    provision = wizard.provision_page
+    original = provision._progress
+    taken = []
+
+    def progress(event) -> None:
+        original(event)
+        detail = event.detail
+        if not taken and detail.get("transfer") and detail["bytes_done"] * 2 >= detail["bytes_total"]:
+            taken.append(True)
+            save(wizard, "tech-wizard-provision")
+
+    provision._progress = progress
+    wizard.next()
+    _wait(app, lambda: wizard.currentId() == PAGE_RESULT)
+    provision._progress = original
+    save(wizard, "tech-wizard-result")
+
+    # The next unit, one scan away; its cable "pulled" while the credentials are sent.
+    sim = demo.instrument("sim:MX3D0001")
+    env = wizard.bench_env()
+    issuer = env.issuer
+
+    class PullsCable:
+        def __getattr__(self, name):
+            return getattr(issuer, name)
+
+        def collect(self, *args, **kwargs):
+            issued = issuer.collect(*args, **kwargs)
+            sim.faults.disconnect_at = sim.stats.requests + 1
+            sim.faults.disconnect_after_handling = True
+            return issued
+
+    env.issuer = PullsCable()
+    try:
+        sheet.buttons["MX3D0001"].click()
+        _wait(app, lambda: wizard.currentId() == PAGE_CONFIRM and not wizard.confirm_page.checking)
+        wizard.next()
+        _wait(app, lambda: wizard.currentId() == PAGE_RESULT)
+    finally:
+        env.issuer = issuer
+    save(wizard, "tech-wizard-failed")
+    wizard.result_page.resume.click()
+    _wait(app, lambda: wizard.currentId() == PAGE_RESULT)
+    save(wizard, "tech-wizard-resumed")
+    sheet.close()
+    wizard.close()
+    _wait(app, idle)
+    window.refresh()
+    _wait(app, idle)
+    save(window, "dashboard-after-units")
 
 
 def _admin_wizard(app, window, save, idle) -> None:

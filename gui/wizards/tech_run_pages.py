@@ -116,7 +116,9 @@ class ProvisionPage(QWizardPage):
     def _progress(self, event: ProgressEvent) -> None:
         self.events.append(event)
         if event.detail.get("transfer"):
+            # Only the bar moves: re-wrapping the message label relayouts the page, ~20 times a transfer.
             self._transfer(event)
+            return
         else:
             self.steps.apply(event)
             if event.step == "stage" and event.status == "started":
@@ -126,7 +128,10 @@ class ProvisionPage(QWizardPage):
                 bar.setValue(bar.maximum())
         self.bar.setValue(self.steps.finished_count())
         state = {"failed": "fail", "done": "pending", "started": "pending", "skipped": "pending"}[event.status]
-        self.now.set_state(state, event.message)
+        if state == self.now.state:
+            self.now.label.setText(event.message)  # the icon stays: no need to render it again
+        else:
+            self.now.set_state(state, event.message)
 
     def _new_transfer(self, event: ProgressEvent) -> None:
         total = int(event.detail.get("bytes_total") or 0)
