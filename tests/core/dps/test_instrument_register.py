@@ -156,3 +156,19 @@ def test_standalone_simulator_registers_with_the_dps_ca_it_is_given(services, ca
         proc.wait(10)
         proc.stdout.close()
         proc.stderr.close()
+
+
+def test_instrument_without_register_and_missing_scope_are_refused_clearly(services, capsys, tmp_path):
+    instrument = SimulatedInstrument("MX200", "MX200-REG00008", store_dir=tmp_path / "plain", keygen=False)
+    try:
+        port = instrument.serve_tcp()
+        code, _, err = _cli(capsys, "instrument", "register", "--port", port)
+        assert code == 6 and "What to do" in err
+        services.settings.dps.id_scope = ""
+        from certbench.core.config import save_settings
+
+        save_settings(services.settings)
+        code, _, err = _cli(capsys, "instrument", "register", "--port", port)
+        assert code == 4 and "ID scope" in err
+    finally:
+        instrument.close()
