@@ -13,8 +13,8 @@ from typing import Any
 
 from cryptography import x509
 
-from certbench.core.errors import ServiceError
-from certbench.core.instrument.protocol import RegisterResponse, RegisterStatus
+from certbench.core.errors import InstrumentError, ServiceError
+from certbench.core.instrument.protocol import Capability, RegisterResponse, RegisterStatus
 
 _WHAT = {
     RegisterStatus.NOT_AUTHORIZED: "DPS refused the instrument's certificate",
@@ -114,13 +114,20 @@ def register_instrument(inst: Any, *, id_scope: str, host: str = "", server_ca: 
     """REGISTER on the greeted instrument `inst` (certbench.core.instrument.Instrument), then,
     with an IoT Central client, the device must be there and provisioned. Raises
     InstrumentRegistrationFailed / DeviceNotConfirmed (ServiceError) otherwise."""
+    info = inst.info
+    if info is not None and not info.capabilities & Capability.REGISTER:
+        raise InstrumentError(
+            f"Instrument {info.model} {info.serial} (firmware {info.firmware}) cannot register itself with DPS "
+            "(it has no REGISTER function).",
+            "Check the registration from the workstation instead (`certbench dps register --chain FILE --key FILE`) "
+            "where the key is available, or update the instrument's firmware.",
+        )
     answer = check_answer(inst.register(id_scope, "" if host == GLOBAL_HOST else host, server_ca=server_ca))
     if central is None:
         verdict = "not checked: no IoT Central application is configured"
     else:
         confirm_in_central(central, answer.device_id)
         verdict = "provisioned"
-    info = inst.info
     return InstrumentRegistration(info.model if info else "", info.serial if info else "", answer.assigned_hub,
                                   answer.device_id, verdict)
 
