@@ -83,7 +83,7 @@ class WedgeFilter(QObject):
         # The platform's own time of the key press when it gives one: a GUI thread busy for a
         # moment must not turn a person's typing into a "burst" by delivering it late.
         stamp = event.timestamp()
-        return stamp / 1000.0 if stamp else time.monotonic()
+        return stamp / 1000.0 if stamp > 0 else time.monotonic()
 
     def _key(self, obj: QWidget, event: QKeyEvent) -> bool:
         key, text, mods = event.key(), event.text(), event.modifiers()
@@ -140,8 +140,10 @@ def _remove_typed(field: QLineEdit, burst: str) -> None:
 def type_burst(target: QWidget, text: str, *, interval_ms: int = 4, on_done=None) -> QTimer:
     """Send `text` + Enter to `target` as a keyboard-wedge scanner does: one key press and
     release every `interval_ms` ms, posted through the event loop (so the event filter sees
-    them exactly like real keys)."""
+    them exactly like real keys). Each key carries the time the scanner "pressed" it, as the
+    platform's events do: a busy GUI thread may deliver them late, never closer together."""
     keys = [*text, "\r"]
+    clock = [int(time.monotonic() * 1000)]
     timer = QTimer(target)
     timer.setInterval(interval_ms)
 
@@ -162,8 +164,11 @@ def type_burst(target: QWidget, text: str, *, interval_ms: int = 4, on_done=None
             key = Qt.Key(ord(ch.upper())) if ch.isalnum() else Qt.Key.Key_unknown
             mods = Qt.KeyboardModifier.ShiftModifier if ch.isupper() else Qt.KeyboardModifier.NoModifier
             text_ = ch
-        QApplication.postEvent(receiver, QKeyEvent(QEvent.Type.KeyPress, key, mods, text_))
-        QApplication.postEvent(receiver, QKeyEvent(QEvent.Type.KeyRelease, key, mods, text_))
+        clock[0] += interval_ms
+        for kind in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease):
+            event = QKeyEvent(kind, key, mods, text_)
+            event.setTimestamp(clock[0])
+            QApplication.postEvent(receiver, event)
 
     timer.timeout.connect(step)
     timer.start()
