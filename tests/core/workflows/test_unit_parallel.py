@@ -108,3 +108,13 @@ def test_at_most_workers_units_run_at_once_and_a_port_never_twice(demo, env):
     assert _max_overlap([e for e in events if e.index < 4]) <= 2
     first_port = [e for e in events if e.port == jobs[0].port]
     assert [e.index for e in first_port] == sorted(e.index for e in first_port)  # one after the other
+
+
+def test_stop_lets_running_units_finish_and_starts_no_new_one(demo, env):
+    import threading
+
+    jobs = _eight(demo)[:3]
+    stop = threading.Event()
+    results = provision_many(env, jobs, workers=1, on_result=lambda r: stop.set(), options=FAST, stop=stop)
+    assert [r.job for r in results] == [jobs[0]] and results[0].ok
+    assert env.registry.count_units() == 1  # the two others were never scanned
