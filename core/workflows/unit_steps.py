@@ -122,11 +122,11 @@ class UnitRun:
         return self.unit
 
 
-def _same_serial(a: str, b: str) -> bool:
+def same_serial(a: str, b: str) -> bool:
     return a.strip().casefold() == b.strip().casefold()
 
 
-def _same_model(a: str, b: str) -> bool:
+def same_model(a: str, b: str) -> bool:
     # Firmware prints "MX-200", the catalogue says "mx200": the same product.
     def norm(text: str) -> str:
         return "".join(ch for ch in text.casefold() if ch.isalnum())
@@ -154,8 +154,8 @@ def check_identity(run: UnitRun, scanned_serial: str, scanned_model: str) -> Non
     info = run.info
     assert info is not None
     with run.reporter.step("identify", "Checking the instrument is the scanned unit.") as out:
-        serial_ok = _same_serial(info.serial, scanned_serial)
-        model_ok = _same_model(info.model, scanned_model)
+        serial_ok = same_serial(info.serial, scanned_serial)
+        model_ok = same_model(info.model, scanned_model)
         if not (serial_ok and model_ok):
             differs = " and ".join(w for w, ok in (("serial number", serial_ok), ("model", model_ok)) if not ok)
             message = (f"The instrument on {run.instrument.description if run.instrument else 'the port'} is not the "

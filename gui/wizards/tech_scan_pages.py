@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 from certbench.core.errors import CertbenchError
 from certbench.core.naming.scan import ScanAssembler, ScanResult
 from certbench.core.registry import UnitState
-from certbench.core.workflows.unit_steps import _same_model, _same_serial
+from certbench.core.workflows.unit_steps import same_model, same_serial
 from certbench.gui.errors import describe
 from certbench.gui.resources import icon, pixmap
 from certbench.gui.tasks import Task
@@ -334,8 +334,8 @@ class ConfirmPage(QWizardPage):
         self.reported["cn"].setText("—")
         self.reported["firmware"].setText(info.firmware)
         self.scanned["firmware"].setText("—")
-        model_ok = _same_model(info.model, wizard.model or "")
-        serial_ok = _same_serial(info.serial, wizard.scan.serial)
+        model_ok = same_model(info.model, wizard.model or "")
+        serial_ok = same_serial(info.serial, wizard.scan.serial)
         for key, ok in (("model", model_ok), ("serial", serial_ok)):
             self.marks[key].setPixmap(pixmap("ok" if ok else "fail", 16))
         problems = []
