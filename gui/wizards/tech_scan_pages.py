@@ -319,6 +319,10 @@ class ConfirmPage(QWizardPage):
         self.checking = False
         self.again.setEnabled(True)
         self.completeChanged.emit()
+        # Only now is Provision enabled; focusing it any earlier (when the answer arrives)
+        # is lost on a disabled button.
+        if self.isComplete():
+            QTimer.singleShot(0, self._focus_commit)
 
     def _failed(self, exc: BaseException) -> None:
         for key in _ROWS:
@@ -365,7 +369,6 @@ class ConfirmPage(QWizardPage):
             self.verdict.set_state("fail", self.blocker)
         else:
             self.verdict.set_state("ok", self.tr("The instrument is the scanned unit. Press Provision (Enter)."))
-            QTimer.singleShot(0, self._focus_commit)
 
     def _focus_commit(self) -> None:
         wizard = self.wizard()

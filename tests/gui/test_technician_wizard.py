@@ -243,14 +243,16 @@ def test_keyboard_only_typed_entry_and_enter_through_to_the_next_unit(qtbot, dem
     QTest.keyClick(wizard.instrument_page.list, Qt.Key.Key_Down)  # the second instrument
     assert wizard.instrument_page.selected().serial == "MX2G0006"
     QTest.keyClick(QApplication.focusWidget(), Qt.Key.Key_Return)
-    assert wizard.currentId() == PAGE_SCAN and wizard.port == "sim:MX2G0006"
+    # Waits, not bare asserts: on a loaded machine a page change may land a few events later.
+    qtbot.waitUntil(lambda: wizard.currentId() == PAGE_SCAN and wizard.port == "sim:MX2G0006", timeout=WAIT)
     typed = wizard.scan_page.typed
-    assert QApplication.focusWidget() is typed
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is typed, timeout=WAIT)
     # A person types (slowly: not a scanner burst) the plain serial number and presses Enter.
     QTest.keyClicks(typed, "MX2G0006", Qt.KeyboardModifier.NoModifier, 70)
     QTest.keyClick(typed, Qt.Key.Key_Return)
     assert wizard.currentId() == PAGE_SCAN  # a plain serial needs the product
-    assert wizard.scan_page.model.isVisible() and QApplication.focusWidget() is wizard.scan_page.model
+    qtbot.waitUntil(lambda: wizard.scan_page.model.isVisible()
+                    and QApplication.focusWidget() is wizard.scan_page.model, timeout=WAIT)
     QTest.keyClick(wizard.scan_page.model, Qt.Key.Key_Down)  # (from the label) -> the first product, mx200
     assert wizard.scan_page.chosen_model() == "mx200"
     QTest.keyClick(QApplication.focusWidget(), Qt.Key.Key_Return)
@@ -261,9 +263,9 @@ def test_keyboard_only_typed_entry_and_enter_through_to_the_next_unit(qtbot, dem
     QTest.keyClick(QApplication.focusWidget(), Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: wizard.currentId() == PAGE_RESULT, timeout=WAIT)
     assert wizard.result_page.headline.text() == "Passed"
-    assert QApplication.focusWidget() is wizard.result_page.next_unit
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is wizard.result_page.next_unit, timeout=WAIT)
     QTest.keyClick(QApplication.focusWidget(), Qt.Key.Key_Return)  # Next unit
-    assert wizard.currentId() == PAGE_SCAN and wizard.port == "sim:MX2G0006"
+    qtbot.waitUntil(lambda: wizard.currentId() == PAGE_SCAN and wizard.port == "sim:MX2G0006", timeout=WAIT)
     assert wizard.scan_page.typed.text() == "" and wizard.scan_page.result is None
     # Tab moves between the page's fields and the wizard's buttons without leaving the window.
     seen = set()
