@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Set up Certbench from a fresh clone and run it. Needs nothing but Python >= 3.11.
 
-    python3 bootstrap.py demo [ARGS]   # create .venv, install, run the demo
+    python3 bootstrap.py demo [ARGS]   # create .venv, install, open the application in demo mode
+                                       # (on a machine without a screen: the command-line demo)
     python3 bootstrap.py test [ARGS]   # create .venv, install, run every test (ARGS go to pytest)
     python3 bootstrap.py run ARGS      # create .venv, install, run `certbench ARGS`
 
@@ -59,8 +60,19 @@ def main(argv: list[str]) -> int:
     if command == "test":
         env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
         return subprocess.call([str(python), "-m", "pytest", *rest], cwd=ROOT, env=env)
-    args = ["demo", *rest] if command == "demo" else rest
+    if command == "demo":
+        args = ["gui", "--demo", *rest] if _has_screen() else ["demo", *rest]
+        if args[0] == "demo":
+            print("No screen here: running the command-line demo instead of the window.", flush=True)
+    else:
+        args = rest
     return subprocess.call([str(python), "-m", "certbench.core", *args], cwd=ROOT)
+
+
+def _has_screen() -> bool:
+    if os.name == "nt" or sys.platform == "darwin":
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
 if __name__ == "__main__":

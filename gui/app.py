@@ -107,6 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         window.start()
         if args.exit_after is not None:
             _exit_after_first_refresh(app, window, args.exit_after)
+        _close_on_termination_signals(app, window)
         code = app.exec()
         from certbench.gui.tasks import task_runner
 
@@ -114,6 +115,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         # bounds the wait for a thread that ignored cancellation.
         task_runner().wait_for_threads(10_000)
         return code
+
+
+def _close_on_termination_signals(app, window) -> None:
+    """Ctrl+C in the console or a service manager's SIGTERM closes the window the normal
+    way (demo folders removed, work in progress asked about) instead of killing the process."""
+    import signal
+
+    from PySide6.QtCore import QTimer
+
+    def request_close(*_args) -> None:
+        QTimer.singleShot(0, window.close)
+
+    for name in ("SIGINT", "SIGTERM"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), request_close)
+    # Python runs signal handlers only between bytecodes; a light timer gives it the chance
+    # while Qt's event loop is waiting.
+    ticker = QTimer(app)
+    ticker.timeout.connect(lambda: None)
+    ticker.start(250)
 
 
 def _exit_after_first_refresh(app, window, msecs: int) -> None:
