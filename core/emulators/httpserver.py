@@ -73,7 +73,10 @@ class HttpError(Exception):
 
 @dataclass
 class Fault:
-    kind: str  # "429", "500", "503", "drop", "latency"
+    # "429", "500", "503", "latency"; "drop": the connection closes before the request is
+    # handled; "drop-after": the request is handled, then the connection closes before the
+    # answer (the client cannot know whether it took effect).
+    kind: str
     count: int = 1  # how many matching requests it hits; -1 = forever
     path: str = ""  # regex searched in the path; empty = every request
     method: str = ""
@@ -200,6 +203,14 @@ def _make_handler(app: EmulatorApp) -> type[BaseHTTPRequestHandler]:
                 time.sleep(fault.seconds)
                 fault = None
             if fault is not None and fault.kind == "drop":
+                self.close_connection = True
+                try:
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                return
+            if fault is not None and fault.kind == "drop-after":
+                app.dispatch(request)
                 self.close_connection = True
                 try:
                     self.connection.shutdown(socket.SHUT_RDWR)

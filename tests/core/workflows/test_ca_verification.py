@@ -240,6 +240,20 @@ def test_connection_dropped_on_verify_resumes_within_the_run(client, local_ca, e
     assert sum(1 for _, p in emulator.app.calls if p.endswith("generateVerificationCode")) == 2
 
 
+def test_verify_that_took_effect_but_lost_its_answer_is_confirmed_not_redone(client, local_ca, emulator):
+    # IoT Central verified the certificate, but the answer never arrived: the workflow must
+    # find the entry verified and stop, not ask for a new code and verify again.
+    emulator.app.faults.add("drop-after", 1, path="/verify$")
+    events = []
+    outcome = verify_intermediate(client, local_ca, "medicorp-ica-1", group="g1", entry="primary",
+                                  progress=events.append)
+    assert outcome.verified
+    assert client.get_certificate("g1", "primary").verified is True
+    assert [h[0] for h in emulator.app.faults.hits] == ["drop-after"]
+    assert sum(1 for _, p in emulator.app.calls if p.endswith("generateVerificationCode")) == 1
+    assert sum(1 for _, p in emulator.app.calls if p.endswith("/verify")) == 1
+
+
 def test_connection_dropped_on_the_code_is_retried(client, local_ca, emulator):
     emulator.app.faults.add("drop", 1, path="generateVerificationCode$")
     assert verify_intermediate(client, local_ca, "medicorp-ica-1", group="g1", entry="primary").verified
