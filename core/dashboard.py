@@ -12,7 +12,6 @@ import datetime as dt
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from certbench.core import secrets
 from certbench.core.config import Settings

@@ -47,7 +47,7 @@ __all__ = ["DEMO_ADMIN_PASSWORD", "DemoHome"]
 SIM_PORT_PREFIX = "sim:"
 
 
-def _free_loopback_address() -> str:
+def free_loopback_address() -> str:
     """A 127.x.y.z whose port 8883 is free (DPS listens on the fixed MQTT/TLS port)."""
     import errno
     import random
@@ -114,7 +114,7 @@ class DemoServices:
             if self.want_dps:
                 from certbench.core.emulators.dps.run import start_dps_with_central
 
-                self.dps = start_dps_with_central(host=_free_loopback_address(), ca_dir=self.folder / "dps")
+                self.dps = start_dps_with_central(host=free_loopback_address(), ca_dir=self.folder / "dps")
                 self.central = self.dps.central
                 self._dps_ca_pem = Path(self.dps.ca_file).read_text()
             else:

@@ -155,7 +155,6 @@ def _exit_after_first_refresh(app, window, msecs: int) -> None:
 def _process_start() -> float:
     """When this process started (seconds since the epoch), from the OS where it says."""
     import os
-    import time
 
     try:
         with open(f"/proc/{os.getpid()}/stat", encoding="ascii") as handle:

@@ -15,7 +15,6 @@ import random
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from certbench.core.demo import DemoHome, DemoServices

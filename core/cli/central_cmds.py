@@ -3,14 +3,13 @@ and `ca status` (proof of possession), and `certbench emulate iotcentral`."""
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import click
 from rich.table import Table
 
 from certbench.core.cli.ca_cmds import ca
-from certbench.core.cli.emulate_cmds import emulate
+from certbench.core.cli.emulate_cmds import emulate, serve_until_interrupted
 from certbench.core.cli.output import console, json_option, print_json
 from certbench.core.errors import ConfigError
 
@@ -270,12 +269,7 @@ def emulate_iotcentral(port: int, host: str, state_dir: Path | None) -> None:
     click.echo("To use it, put in certbench.toml:")
     click.echo(f'  [iotcentral]\n  base_url = "{emulator.base_url}"\n  ca_file = "{emulator.ca_file.as_posix()}"')
     click.echo("and store the token with: certbench config set-secret iotcentral-api-token")
-    click.echo("Serving; press Ctrl+C to stop.")
-    stop = threading.Event()
     try:
-        while not stop.wait(3600):
-            pass
-    except KeyboardInterrupt:
-        pass
+        serve_until_interrupted()
     finally:
         emulator.stop()

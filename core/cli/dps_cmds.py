@@ -6,12 +6,11 @@ from __future__ import annotations
 import json
 import os
 import re
-import threading
 from pathlib import Path
 
 import click
 
-from certbench.core.cli.emulate_cmds import emulate
+from certbench.core.cli.emulate_cmds import emulate, serve_until_interrupted
 from certbench.core.cli.output import console, json_option, print_json
 from certbench.core.errors import ConfigError, InputError
 
@@ -94,13 +93,7 @@ def register(chain_file: Path, key_file: Path, id_scope: str | None, host: str |
 
 
 def _wait_for_ctrl_c() -> None:
-    stop = threading.Event()
-    try:
-        click.echo("Serving; press Ctrl+C to stop.")
-        while not stop.wait(3600):
-            pass
-    except KeyboardInterrupt:
-        pass
+    serve_until_interrupted()
 
 
 def _start_dps(host: str, state_dir: Path | None, folder: Path):

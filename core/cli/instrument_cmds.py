@@ -4,12 +4,11 @@
 from __future__ import annotations
 
 import sys
-import threading
 from pathlib import Path
 
 import click
 
-from certbench.core.cli.emulate_cmds import emulate
+from certbench.core.cli.emulate_cmds import emulate, serve_until_interrupted
 from certbench.core.cli.output import console, json_option, print_json
 from certbench.core.errors import ConfigError, InputError
 
@@ -223,13 +222,6 @@ def emulate_instrument(use_pty: bool, tcp_port: int | None, host: str, model: st
         click.echo(f"instrument: {model} serial {serial_number} firmware {firmware}"
                    f" ({'on-device keygen' if not no_keygen else 'key from host'})")
         click.echo(f"try: certbench instrument hello --port {where}" + (f" --baud {baud}" if baud else ""))
-        click.echo("Serving; press Ctrl+C to stop.", )
-        sys.stdout.flush()
-        stop = threading.Event()
-        try:
-            while not stop.wait(3600):
-                pass
-        except KeyboardInterrupt:
-            pass
+        serve_until_interrupted()
     finally:
         sim.close()

@@ -7,14 +7,13 @@ from __future__ import annotations
 import json
 import os
 import secrets as _random
-import threading
 from pathlib import Path
 
 import click
 from rich.table import Table
 
 from certbench.core.cli.ca_cmds import ca
-from certbench.core.cli.emulate_cmds import emulate
+from certbench.core.cli.emulate_cmds import emulate, serve_until_interrupted
 from certbench.core.cli.output import console, err_console, json_option, print_json
 from certbench.core.errors import ConfigError, InputError
 
@@ -363,12 +362,6 @@ def emulate_sectigo(port: int, host: str, state_dir: Path | None, pending_collec
                        f'  login = "{emulator.login}"\n  ca_file = "{Path(emulator.ca_file).as_posix()}"')
             click.echo("and for each intermediate: source = \"sectigo\", profile_id and org_id as above;")
             click.echo("store the password with: certbench config set-secret sectigo-password")
-            click.echo("Serving; press Ctrl+C to stop.")
-        stop = threading.Event()
-        try:
-            while not stop.wait(3600):
-                pass
-        except KeyboardInterrupt:
-            pass
+        serve_until_interrupted()
     finally:
         emulator.stop()

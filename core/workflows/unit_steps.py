@@ -454,7 +454,7 @@ def install(run: UnitRun) -> None:
     unit = run.unit
     inst = run.instrument
     assert unit is not None and inst is not None
-    issued = recollect(run)
+    recollect(run)  # sets run.issued, which _stores reads
     _, expected = _stores(run, None)
     live = inst.hashes()
     if all(live.get(s) == h for s, h in expected.items()):

@@ -27,7 +27,6 @@ from certbench.core.workflows.unit_steps import ProvisionOptions
 from certbench.gui.wizards import tech_bench
 from certbench.gui.wizards.technician_wizard import (
     PAGE_CONFIRM,
-    PAGE_INSTRUMENT,
     PAGE_PROVISION,
     PAGE_RESULT,
     PAGE_SCAN,

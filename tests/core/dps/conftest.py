@@ -3,9 +3,6 @@ verification workflow), a local CA, and DPS emulators on their own 127.x.y.z:888
 
 from __future__ import annotations
 
-import errno
-import random
-import socket
 import tempfile
 from dataclasses import dataclass
 
@@ -17,29 +14,12 @@ from certbench.core.emulators.iotcentral import run_emulator
 from certbench.core.http import RetryPolicy
 from certbench.core.iotcentral import ApiCredential, IoTCentralClient
 from certbench.core.pki.local import LocalCA
+from certbench.core.demo import free_loopback_address
 from certbench.core.workflows.ca_verification import verify_intermediate
 from certbench.core.x509.keys import PrivateKey, generate_key
 
 FAST_RETRY = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.04, max_retry_after=0.3)
 INTERMEDIATES = ("medicorp-ica-1", "medicorp-ica-2")
-
-
-def free_loopback_address() -> str:
-    """A 127.x.y.z address whose port 8883 is free right now (tests run side by side)."""
-    rng = random.SystemRandom()
-    for _ in range(50):
-        host = f"127.{rng.randint(1, 254)}.{rng.randint(0, 255)}.{rng.randint(2, 254)}"
-        probe = socket.socket()
-        try:
-            probe.bind((host, 8883))
-        except OSError as exc:
-            if exc.errno != errno.EADDRINUSE:
-                raise
-            continue
-        finally:
-            probe.close()
-        return host
-    raise RuntimeError("no free 127.x.y.z:8883 found")
 
 
 @dataclass

@@ -7,7 +7,6 @@ import sys
 import pytest
 from cryptography import x509
 
-from certbench.core.emulators.instrument import SimulatedInstrument
 from certbench.core.instrument import Instrument, Result, Store
 from certbench.core.instrument.canonical import canonical_certificates, key_hash, key_store_bytes, sha256
 from certbench.core.instrument.errors import InstrumentRefused, VerificationFailed, WrongInstrument

@@ -11,7 +11,7 @@ import pytest
 
 from certbench.core.emulators.instrument import Faults, LineConfig
 from certbench.core.emulators.instrument.store import SAVE_POINTS
-from certbench.core.errors import CertbenchError, InstrumentError
+from certbench.core.errors import InstrumentError
 from certbench.core.instrument import Result, Store
 from certbench.core.instrument.canonical import canonical_certificates, key_hash, sha256
 from certbench.core.instrument.errors import InstrumentDisconnected, InstrumentNoAnswer, InstrumentRefused

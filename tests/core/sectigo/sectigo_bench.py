@@ -3,12 +3,18 @@ clients for each of the three sign-in modes."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 
 from certbench.core.config import Intermediate
 from certbench.core.http import RetryPolicy
 from certbench.core.pki.sectigo.auth import ClientCertAuth, OAuth2Auth, PasswordAuth
 from certbench.core.pki.sectigo.client import SectigoClient
 from certbench.core.pki.sectigo.issuer import SectigoIssuer
+
+if TYPE_CHECKING:
+    from certbench.core.emulators.httpserver import EmulatorServer
+    from certbench.core.emulators.sectigo.app import SectigoEmulator
+    from certbench.core.emulators.tls import EmulatorCA
 
 FAST_RETRY = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.02)
 NAMES = tuple(f"medicorp-ica-{i}" for i in range(1, 5))
