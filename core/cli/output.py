@@ -13,9 +13,11 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+# No emoji codes: a fingerprint such as "C4:CD:C5" would otherwise print a disc for ":CD:".
+console = Console(highlight=False, emoji=False)
+err_console = Console(stderr=True, highlight=False, emoji=False)
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 
@@ -40,9 +42,10 @@ def print_json(data: Any) -> None:
 
 def fail(message: str, hint: str | None = None, exit_code: int = 1) -> None:
     """Report a failure the way every command does and leave with `exit_code`."""
-    err_console.print(f"[bold red]Error:[/] {message}")
+    # Messages quote settings ("[registry] url") and file contents: print them as text.
+    err_console.print(f"[bold red]Error:[/] {escape(message)}")
     if hint:
-        err_console.print(f"[yellow]What to do:[/] {hint}")
+        err_console.print(f"[yellow]What to do:[/] {escape(hint)}")
     raise SystemExit(exit_code)
 
 

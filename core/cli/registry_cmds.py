@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import click
+from rich.markup import escape
 from rich.table import Table
+from sqlalchemy.exc import DBAPIError
 
 from certbench.core.cli.output import console, json_option, print_json
 from certbench.core.errors import CertbenchError, ConfigError, InputError
@@ -57,7 +59,10 @@ def _registry(db_url: str | None):
         )
     registry = open_registry(url.render_as_string(hide_password=False), migrate=False)
     try:
-        current = registry_db.current_revisions(registry.engine)
+        try:
+            current = registry_db.current_revisions(registry.engine)
+        except DBAPIError as exc:
+            raise registry_db.unavailable(url, exc) from None
         if not current:
             raise InputError(
                 f"The database at {registry.location} holds no Certbench registry.",
@@ -107,8 +112,9 @@ def units_list(state: str | None, limit: int, db_url: str | None, as_json: bool)
         # Names are copied from here into other commands: never wrap them.
         table.add_column(column, no_wrap=column in ("CN", "State", "Serial"))
     for unit in rows:
-        table.add_row(unit.cn or "-", unit.state.value, unit.serial, unit.model, unit.last_workstation,
-                      unit.last_operator, _when(unit.updated_at))
+        table.add_row(*(escape(text) for text in (
+            unit.cn or "-", unit.state.value, unit.serial, unit.model, unit.last_workstation,
+            unit.last_operator, _when(unit.updated_at))))
     console.print(table)
 
 
@@ -118,6 +124,7 @@ def units_list(state: str | None, limit: int, db_url: str | None, as_json: bool)
 @json_option
 def units_show(cn: str, db_url: str | None, as_json: bool) -> None:
     """Show one unit (by CN): record, certificates, resume point and audit events."""
+    cn = cn.strip().casefold()  # CNs are stored lowercase; a typed or scanned one may not be
     with _registry(db_url) as registry:
         unit = registry.get_unit(cn)
         certificates = registry.certificates(unit)
@@ -130,25 +137,29 @@ def units_show(cn: str, db_url: str | None, as_json: bool) -> None:
             "events": [_event_dict(e.to_dict()) for e in events],
         })
         return
-    console.print(f"[bold]{unit.cn}[/]  unit #{unit.id}  state [bold]{unit.state.value}[/]  generation {unit.generation}")
-    console.print(f"  serial {unit.serial}  model {unit.model}  GTIN {unit.gtin or '-'}  firmware {unit.firmware or '-'}")
-    console.print(f"  reserved by {unit.operator} on {unit.workstation} at {_when(unit.created_at)}")
-    console.print(f"  last change by {unit.last_operator} on {unit.last_workstation} at {_when(unit.updated_at)}")
+    e = escape
+    console.print(f"[bold]{e(unit.cn)}[/]  unit #{unit.id}  state [bold]{unit.state.value}[/]  generation {unit.generation}")
+    console.print(f"  serial {e(unit.serial)}  model {e(unit.model)}  GTIN {e(unit.gtin or '-')}  "
+                  f"firmware {e(unit.firmware or '-')}")
+    console.print(f"  reserved by {e(unit.operator)} on {e(unit.workstation)} at {_when(unit.created_at)}")
+    console.print(f"  last change by {e(unit.last_operator)} on {e(unit.last_workstation)} at {_when(unit.updated_at)}")
     if unit.last_error:
-        console.print(f"  [red]last error:[/] {unit.last_error}")
-    console.print(f"  next: {plan.message}")
+        console.print(f"  [red]last error:[/] {e(unit.last_error)}")
+    console.print(f"  next: {e(plan.message)}")
     for cert in certificates:
-        console.print(
-            f"  certificate [{cert.status}] gen {cert.generation} via {cert.intermediate}, order {cert.order_id}"
-            + (f", serial {cert.serial_number}, SHA-256 {cert.sha256}, valid {_when(cert.not_before)} "
-               f"to {_when(cert.not_after)}" if cert.sha256 else "")
-        )
+        console.print(f"  certificate gen {cert.generation}: [bold]{cert.status}[/] via {e(cert.intermediate)}, "
+                      f"order {e(cert.order_id or '-')}" + (f" ({e(cert.end_reason)})" if cert.end_reason else ""))
+        if cert.sha256:
+            console.print(f"    serial      {cert.serial_number}", soft_wrap=True)
+            console.print(f"    thumbprint  {(cert.sha1 or '').upper()}  (SHA-1, as IoT Central shows it)", soft_wrap=True)
+            console.print(f"    SHA-256     {cert.sha256}", soft_wrap=True)
+            console.print(f"    valid       {_when(cert.not_before)} to {_when(cert.not_after)}")
     table = Table(title="History")
     for column in ("#", "When", "Event", "Outcome", "Who", "Bench", "Error"):
         table.add_column(column, no_wrap=column in ("#", "Event"))
     for event in events:
-        table.add_row(str(event.seq), _when(event.occurred_at), event.event, event.outcome, event.actor,
-                      event.workstation, event.error or "")
+        table.add_row(str(event.seq), _when(event.occurred_at), e(event.event), event.outcome, e(event.actor),
+                      e(event.workstation), e(event.error or ""))
     console.print(table)
 
 

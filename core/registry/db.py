@@ -186,11 +186,14 @@ def unavailable(url: URL, exc: SQLAlchemyError) -> RegistryUnavailable:
     detail = str(getattr(exc, "orig", exc) or type(exc).__name__).strip().splitlines()[0]
     if url.password:
         detail = detail.replace(url.password, "***")
-    return RegistryUnavailable(
-        f"The registry database at {describe(url)} failed: {secrets.redact(detail)}",
-        "Check that the database server is running and reachable from this bench and that the "
-        "URL in Settings > Registry is right; nothing was recorded by the failed step.",
-    )
+    if url.get_backend_name() == "sqlite":
+        hint = ("Check that the file is this bench's registry (Settings > Registry), that no other "
+                "program holds it open, and that it is not damaged (restore it from the backup if it is); "
+                "nothing was recorded by the failed step.")
+    else:
+        hint = ("Check that the database server is running and reachable from this bench and that the "
+                "URL in Settings > Registry is right; nothing was recorded by the failed step.")
+    return RegistryUnavailable(f"The registry database at {describe(url)} failed: {secrets.redact(detail)}", hint)
 
 
 def url_from_environment() -> str | None:

@@ -121,3 +121,36 @@ def test_default_registry_and_missing_registry(certbench_home, tiny_ca):
         drive_to(registry, S.CN_RESERVED, Actor("alice", "BENCH-A"), tiny_ca)
     result = certbench("units", "list", "--json", home=certbench_home)
     assert result.returncode == 0 and json.loads(result.stdout)["total"] == 1
+
+
+def test_units_show_reads_like_a_record(populated, certbench_home):
+    url, done, _, _ = populated
+    # Typed or scanned in capitals: CNs are lowercase in the registry.
+    result = certbench("units", "show", f"  {done.cn.upper()} ", "--db", url, home=certbench_home,
+                       env_extra={"COLUMNS": "200"})
+    assert result.returncode == 0, result.stderr
+    with open_registry(url) as registry:
+        (cert,) = registry.certificates(done.cn)
+    # The status is printed (it was once swallowed as a markup tag), and the thumbprint in
+    # IoT Central's form next to the SHA-256 fingerprint.
+    assert f"certificate gen 1: {cert.status} via {cert.intermediate}" in result.stdout
+    assert cert.sha1.upper() in result.stdout and cert.sha256 in result.stdout
+
+
+def test_unreadable_registry_is_a_service_error_not_a_fault(certbench_home, tmp_path):
+    not_a_db = tmp_path / "notes.db"
+    not_a_db.write_text("shopping list\n" * 200)
+    result = certbench("units", "list", "--db", f"sqlite:///{not_a_db}", home=certbench_home)
+    assert result.returncode == 5, result.stderr
+    assert "file is not a database" in result.stderr and "Traceback" not in result.stderr
+    assert "not damaged" in result.stderr and "fault in Certbench" not in result.stderr
+    assert not_a_db.read_text() == "shopping list\n" * 200
+
+    result = certbench("audit", "verify", "--db", "postgresql+psycopg://certbench@127.0.0.1:1/certbench",
+                       home=certbench_home)
+    assert result.returncode == 5 and "127.0.0.1" in result.stderr and "server is running" in result.stderr
+
+
+def test_bad_registry_url_hint_keeps_the_setting_name(certbench_home):
+    result = certbench("units", "list", "--db", "mysql://db/certbench", home=certbench_home)
+    assert result.returncode == 4 and "[registry] url" in result.stderr
