@@ -11,7 +11,7 @@ from rich.table import Table
 from certbench.core.cli.ca_cmds import ca
 from certbench.core.cli.emulate_cmds import emulate, serve_until_interrupted
 from certbench.core.cli.output import console, json_option, print_json
-from certbench.core.errors import ConfigError
+from certbench.core.errors import ConfigError, InputError
 
 __all__ = ["ca", "central", "emulate"]
 
@@ -111,6 +111,15 @@ def groups_create(group_id: str, display_name: str | None, group_type: str, disa
 
     check_group_id(group_id)
     with _client(_settings()) as client:
+        # PUT on an existing group replaces its settings: never let "create" disable or
+        # rename a group devices already register through.
+        existing = client.find_group(group_id)
+        if existing is not None:
+            raise InputError(
+                f"Enrollment group '{group_id}' already exists ('{existing.display_name}', "
+                f"{'enabled' if existing.enabled else 'disabled'}); nothing was changed.",
+                f"Choose another id, or look at it with: certbench central groups show {group_id}",
+            )
         group = client.create_group(group_id, display_name or group_id, type=group_type, enabled=not disabled)
     if as_json:
         print_json(group.to_dict())

@@ -46,6 +46,15 @@ def test_groups_create_list_show(configured, capsys):
     assert code == 3 and "not a valid enrollment group id" in err
 
 
+def test_groups_create_never_changes_an_existing_group(configured, capsys):
+    assert run(capsys, "central", "groups", "create", "medicorp-devices-1", "--name", "Production")[0] == 0
+    code, _, err = run(capsys, "central", "groups", "create", "medicorp-devices-1", "--name", "Oops", "--disabled")
+    assert code == 3 and "already exists" in err and "nothing was changed" in err
+    code, out, _ = run(capsys, "central", "groups", "show", "medicorp-devices-1", "--json")
+    group = json.loads(out)
+    assert (group["display_name"], group["enabled"]) == ("Production", True)
+
+
 def test_devices_list_show(configured, capsys):
     for i in range(3):
         configured.state.upsert_device(f"mx200-000{i}")
