@@ -15,7 +15,7 @@ from rich.table import Table
 from certbench.core.cli.ca_cmds import ca
 from certbench.core.cli.emulate_cmds import emulate, serve_until_interrupted
 from certbench.core.cli.output import console, err_console, json_option, print_json
-from certbench.core.errors import ConfigError, InputError
+from certbench.core.errors import CertbenchError, ConfigError, InputError
 
 __all__ = ["ca", "emulate", "sectigo"]
 
@@ -149,6 +149,8 @@ def collect(order_id: str, intermediate: str | None, no_wait: bool, fmt: str | N
             out.write_bytes(client.collect(order_id, fmt))
         console.print(f"Order {order_id} ({fmt}) written to {out}")
         return
+    from certbench.core.pki.base import OrderPending
+
     issuer = _issuer(settings)
     try:
         name = intermediate or issuer.recorded_intermediate(order_id)
@@ -157,7 +159,16 @@ def collect(order_id: str, intermediate: str | None, no_wait: bool, fmt: str | N
                 f"This bench has no record of Sectigo order {order_id}, so its intermediate is not known.",
                 "Pass --intermediate NAME.",
             )
-        _print_issued(issuer.collect(name, order_id, wait=not no_wait), out, as_json)
+        try:
+            issued = issuer.collect(name, order_id, wait=not no_wait)
+        except CertbenchError:
+            raise  # CollectTimeout is also an OrderPending, with its own message
+        except OrderPending as pending:
+            raise CertbenchError(
+                f"Sectigo order {order_id} is not issued yet ({pending.reason}).",
+                f"Nothing is lost: collect it later with `certbench sectigo collect {order_id}`; do not order again.",
+            ) from None
+        _print_issued(issued, out, as_json)
     finally:
         issuer.close()
 

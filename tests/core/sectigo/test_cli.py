@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from sectigo_bench import NAMES
 
 from certbench.core import secrets
-from certbench.core.errors import ConfigError
+from certbench.core.errors import CertbenchError, ConfigError
 from certbench.core.pki.sectigo.errors import CollectTimeout, SectigoRequestRefused
 from certbench.core.x509.csr import csr_to_pem
 from certbench.core.x509.identity import make_identity
@@ -98,6 +98,9 @@ def test_failures_are_typed(cli, bench, tmp_path):
     order_id = json.loads(cli("sectigo", "order", "-i", NAMES[0], "--csr", str(csr), "--json").stdout)["order_id"]
     result = cli("sectigo", "collect", order_id, ok=False)
     assert isinstance(result.exception, CollectTimeout) and result.exception.order_id == order_id
+    result = cli("sectigo", "collect", order_id, "--no-wait", ok=False)
+    assert isinstance(result.exception, CertbenchError), result.exception
+    assert "not issued yet" in result.exception.message and f"sectigo collect {order_id}" in result.exception.hint
     result = cli("sectigo", "collect", "99999", ok=False)
     assert "no record" in str(result.exception)
     bench.app.profiles[bench.app.profile_for(NAMES[2])].terms = [730]
