@@ -193,6 +193,17 @@ class SectigoIssuer(Issuer):
                     f"Import its PEM file with `certbench ca fetch {name} --file FILE`, or issue one unit first.",
                 )
             order_id = max(orders, key=lambda o: int(o.order_id) if o.order_id.isdigit() else 0).order_id
+        else:
+            # An order on another profile carries another CA: keeping it under this name
+            # would upload the wrong certificate to IoT Central later.
+            placed_on = self.client.details(order_id).cert_type_id
+            if placed_on is not None and placed_on != config.profile_id:
+                raise InputError(
+                    f"Sectigo order {order_id} was placed on profile {placed_on}, not on profile {config.profile_id} "
+                    f"of intermediate '{name}'.",
+                    f"Give an order placed through '{name}' (`certbench sectigo list -i {name}`), or leave out --order "
+                    "to use its newest issued one.",
+                )
         issuers = self._parse(self.client.collect(order_id, "x509IO"), "x509IO", order_id)
         leaf = self._parse(self.client.collect(order_id, "x509CO"), "x509CO", order_id)[0]
         try:

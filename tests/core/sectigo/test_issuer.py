@@ -257,6 +257,9 @@ def test_intermediate_unknown_until_fetched_or_imported(bench, tmp_path):
         issuer.fetch_intermediate(NAMES[2])
     order_id = issuer.order(NAMES[2], _identity().csr)
     bench.issuer(state_dir=tmp_path / "other").collect(NAMES[2], order_id)  # issued, but in another cache
+    with pytest.raises(InputError, match=f"placed on profile {bench.app.profile_for(NAMES[2])}"):
+        issuer.fetch_intermediate(NAMES[1], order_id)  # ica-3's order offered for ica-2
+    assert not issuer.cache_file(NAMES[1]).exists()
     info = issuer.fetch_intermediate(NAMES[2])
     assert info.certificate == bench.app.ca.intermediate(NAMES[2]).certificate
     assert is_self_signed(info.chain_above[-1])
