@@ -104,6 +104,8 @@ def check_bundle(folder: Path) -> None:
                    "certbench.core.cli.selftest_cmds", "certbench.core.registry.migrations.env",
                    "azure.iot.device", "paho.mqtt.client", "sqlalchemy.dialects.postgresql.psycopg"):
         check(module in pyz, f"{module} is bundled")
+    for module in ("sqlalchemy.dialects.mysql", "sqlalchemy.dialects.oracle", "sqlalchemy.dialects.mssql"):
+        check(module not in pyz, f"{module} (unused dialect) is left out")
     entry_points = list(internal.glob("keyring-*.dist-info/entry_points.txt"))
     check(bool(entry_points) and "keyring.backends.Windows" in entry_points[0].read_text(),
           "keyring's entry points (backend discovery) are bundled")
