@@ -192,6 +192,18 @@ def verify(intermediate: str, group_id: str | None, entry: str | None, replace: 
             "Pass --group ID --entry primary|secondary, or set group and entry for it in Settings.",
         )
 
+    if configured.source == "file":
+        from certbench.core.workflows.ca_verification import check_intermediate_certificate
+
+        # A non-CA or expired file is the more useful thing to hear about first.
+        check_intermediate_certificate(_file_certificate(configured), intermediate)
+        raise ConfigError(
+            f"Intermediate '{intermediate}' comes from a file (source = \"file\"): Certbench cannot issue the "
+            "verification certificate through it, so it cannot prove possession of it.",
+            "Set source = \"sectigo\" (with profile_id and org_id) for it, or prove possession with the tool "
+            "that holds its key.",
+        )
+
     def show(event) -> None:
         if not as_json and event.status != "started":
             console.print(f"{_MARK[event.status]} {event.step}: {event.message}")
@@ -209,17 +221,30 @@ def verify(intermediate: str, group_id: str | None, entry: str | None, replace: 
         console.print(f"[bold green]'{intermediate}' is verified[/] in {group_id}/{entry}.")
 
 
-def _certificate_for(settings):
+def _file_certificate(item):
+    """The lowest certificate of an intermediate's file (the file may hold its root too, in
+    any order); a file that is not one chain gives its first certificate."""
+    from certbench.core.x509.chain import ChainError, order_chain
     from certbench.core.x509.parse import load_certificate_file
 
+    if not item.certificate_file:
+        raise ConfigError(f"Intermediate '{item.name}' has no certificate_file.",
+                          "Set certificate_file for it in Settings.")
+    certs = load_certificate_file(item.certificate_file)
+    try:
+        return order_chain(certs)[0]
+    except ChainError:
+        return certs[0]
+
+
+def _certificate_for(settings):
     issuer = None
 
     def get(name: str):
         nonlocal issuer
         item = settings.intermediate(name)
         if item.certificate_file:
-            certs = load_certificate_file(item.certificate_file)
-            return certs[0]
+            return _file_certificate(item)
         if issuer is None:
             issuer = _issuer(settings)
         return issuer.intermediate(name).certificate

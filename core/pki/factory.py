@@ -55,7 +55,7 @@ def issuer_from_settings(settings) -> Issuer:  # settings: certbench.core.config
     sources = {i.source for i in settings.intermediates}
     if "file" in sources:
         names = ", ".join(i.name for i in settings.intermediates if i.source == "file")
-        # A file intermediate can still be proven to IoT Central; it just cannot issue here.
+        # A file intermediate still shows in `ca status`; it just cannot issue (nor be proven) here.
         if sources == {"file"}:
             raise ConfigError(
                 f"The intermediates ({names}) come from files: Certbench cannot issue certificates through them.",

@@ -72,16 +72,19 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+def _is_ca(cert: x509.Certificate) -> bool:
+    try:
+        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+    except x509.ExtensionNotFound:
+        return False
+
+
 def check_intermediate_certificate(cert: x509.Certificate, name: str, now: dt.datetime | None = None) -> None:
     """Refuse, before anything is sent, a certificate IoT Central would refuse or that could
     never sign a device certificate."""
     now = now or _now()
-    try:
-        is_ca = cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
-    except x509.ExtensionNotFound:
-        is_ca = False
     shown = display_name(cert)
-    if not is_ca:
+    if not _is_ca(cert):
         raise InputError(
             f"The certificate of intermediate '{name}' ({shown}) is not a CA certificate, so it cannot sign "
             "device certificates and IoT Central would refuse it.",
@@ -353,6 +356,9 @@ def status(
                     problem = "No enrollment group/entry is configured for it."
         if days_left < 0:
             problem = f"Expired on {cert.not_valid_after_utc:%Y-%m-%d}." + (f" {problem}" if problem else "")
+        if not _is_ca(cert):
+            problem = (f"Not a CA certificate ('{display_name(cert)}'): check its file or source."
+                       + (f" {problem}" if problem else ""))
         rows.append(IntermediateStatus(item.name, item.group, item.entry, state, verified, thumbprint,
                                        cert.not_valid_after_utc, days_left, found_group, found_entry, problem))
     return rows

@@ -144,3 +144,37 @@ def test_emulate_iotcentral_standalone_with_state(tmp_path, certbench_home):
             assert [g.id for g in c.list_groups()] == ["kept"]
     finally:
         _stop(proc)
+
+
+def _with_file_intermediate(configured, tmp_path, monkeypatch, cert):
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    path = tmp_path / "ica-4.pem"
+    path.write_bytes(cert.public_bytes(Encoding.PEM))
+    config = tmp_path / "file-intermediate.toml"
+    text = (f'[iotcentral]\nbase_url = "{configured.base_url}"\nca_file = "{configured.ca_file.as_posix()}"\n')
+    for i in range(1, 5):
+        text += (f'[[intermediates]]\nname = "medicorp-ica-{i}"\ngroup = "g{(i + 1) // 2}"\n'
+                 f'entry = "{"primary" if i % 2 else "secondary"}"\n')
+        text += f'source = "file"\ncertificate_file = "{path.as_posix()}"\n' if i == 4 else 'source = "local"\n'
+    config.write_text(text)
+    monkeypatch.setenv("CERTBENCH_CONFIG", str(config))
+
+
+def test_file_intermediate_is_checked_and_cannot_be_verified_here(configured, capsys, tmp_path, monkeypatch):
+    from iotc_certs import ca_certificate
+
+    not_ca, _ = ca_certificate("MX200-000001", ca=False)
+    _with_file_intermediate(configured, tmp_path, monkeypatch, not_ca)
+    code, _, err = run(capsys, "ca", "verify", "medicorp-ica-4")
+    assert code == 3 and "not a CA certificate" in " ".join(err.split())
+    code, out, _ = run(capsys, "ca", "status", "--json")
+    row = json.loads(out)[3]
+    assert code == 1 and row["name"] == "medicorp-ica-4" and "Not a CA certificate" in row["problem"]
+
+    good_ca, _ = ca_certificate("MediCorp ICA 4 (file)")
+    _with_file_intermediate(configured, tmp_path, monkeypatch, good_ca)
+    code, _, err = run(capsys, "ca", "verify", "medicorp-ica-4")
+    err = " ".join(err.split())
+    assert code == 4 and "comes from a file" in err and 'source = "sectigo"' in err
+    assert configured.state.groups == {}  # nothing was sent
