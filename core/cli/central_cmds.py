@@ -10,7 +10,8 @@ from rich.table import Table
 
 from certbench.core.cli.ca_cmds import ca
 from certbench.core.cli.emulate_cmds import emulate, serve_until_interrupted
-from certbench.core.cli.output import console, json_option, print_json
+from certbench.core.cli.emulator_faults import fault_options
+from certbench.core.cli.output import console, err_console, json_option, print_json
 from certbench.core.errors import ConfigError, InputError
 
 __all__ = ["ca", "central", "emulate"]
@@ -26,7 +27,8 @@ def _client(settings):
     from certbench.core.iotcentral import IoTCentralClient
 
     def on_retry(attempt: int, reason: str, wait: float) -> None:
-        console.print(f"[dim]IoT Central: {reason}; retrying in {wait:.1f}s (try {attempt + 1})[/]")
+        # On stderr: --json output on stdout must stay parseable while retries happen.
+        err_console.print(f"[dim]IoT Central: {reason}; retrying in {wait:.1f}s (try {attempt + 1})[/]")
 
     return IoTCentralClient.from_settings(settings.iotcentral, on_retry=on_retry)
 
@@ -283,9 +285,14 @@ def ca_status(as_json: bool) -> int:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Loopback address to listen on.")
 @click.option("--state", "state_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Keep groups, devices and tokens in this folder (JSON) across restarts.")
-def emulate_iotcentral(port: int, host: str, state_dir: Path | None) -> None:
+@click.option("--rate-limit", type=click.IntRange(1, 10_000), default=None,
+              help="Requests per second before 429 without Retry-After, as the service (20/s). Default: no limit.")
+@fault_options()
+def emulate_iotcentral(port: int, host: str, state_dir: Path | None, rate_limit: int | None, faults: list,
+                       retry_after: float | None, latency: float) -> None:
     """Run the IoT Central emulator over HTTPS until Ctrl+C; prints its URL, an API token and its CA file."""
     from certbench.core import paths
+    from certbench.core.cli.emulator_faults import apply_faults
     from certbench.core.emulators.iotcentral import start_emulator
 
     ca_dir = state_dir or paths.data_dir() / "emulators" / "iotcentral"
@@ -296,6 +303,10 @@ def emulate_iotcentral(port: int, host: str, state_dir: Path | None) -> None:
     except OSError as exc:
         raise ConfigError(f"The emulator cannot listen on {host}:{port} ({exc.strerror or exc}).",
                           "Choose another port, or 0 for a free one.") from None
+    emulator.app.rate_limit = rate_limit
+    armed = apply_faults(emulator.app, faults, retry_after, latency)
+    if rate_limit:
+        armed.append(f"429 above {rate_limit} requests/s")
     click.echo(f"base_url: {emulator.base_url}")
     click.echo(f"token: {emulator.token}")
     click.echo(f"ca_file: {emulator.ca_file}")
@@ -303,6 +314,8 @@ def emulate_iotcentral(port: int, host: str, state_dir: Path | None) -> None:
     click.echo("To use it, put in certbench.toml:")
     click.echo(f'  [iotcentral]\n  base_url = "{emulator.base_url}"\n  ca_file = "{emulator.ca_file.as_posix()}"')
     click.echo("and store the token with: certbench config set-secret iotcentral-api-token")
+    for line in armed:
+        click.echo(f"fault: {line}")
     try:
         serve_until_interrupted()
     finally:

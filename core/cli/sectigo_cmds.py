@@ -14,6 +14,7 @@ from rich.table import Table
 
 from certbench.core.cli.ca_cmds import ca
 from certbench.core.cli.emulate_cmds import emulate, serve_until_interrupted
+from certbench.core.cli.emulator_faults import fault_options
 from certbench.core.cli.output import console, err_console, json_option, print_json
 from certbench.core.errors import CertbenchError, ConfigError, InputError
 
@@ -315,12 +316,16 @@ def _write_client_identity(emulator, path: Path) -> None:
               help="Collects answered 'not ready' before an order is issued.")
 @click.option("--client-cert-out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write a client certificate (encrypted key; passphrase into the keyring) for client-cert sign-in.")
+@click.option("--pending-forever", is_flag=True, help="No order is ever issued: collect always answers 'not ready'.")
+@fault_options(("pending", "garbage"), " (pending: collect answers 'not ready'; garbage: HTTP 200 with an HTML page)")
 @json_option
 def emulate_sectigo(port: int, host: str, state_dir: Path | None, pending_collects: int,
-                    client_cert_out: Path | None, as_json: bool) -> None:
+                    client_cert_out: Path | None, pending_forever: bool, faults: list, retry_after: float | None,
+                    latency: float, as_json: bool) -> None:
     """Run the Sectigo Certificate Manager emulator over HTTPS until Ctrl+C; prints its URL,
     customerUri, login and password, CA file and the profile id of each intermediate."""
     from certbench.core import paths, secrets
+    from certbench.core.cli.emulator_faults import apply_faults
     from certbench.core.emulators.sectigo import start_emulator
 
     if not secrets.keyring_usable():
@@ -341,6 +346,10 @@ def emulate_sectigo(port: int, host: str, state_dir: Path | None, pending_collec
     try:
         if client_cert_out:
             _write_client_identity(emulator, client_cert_out)
+        emulator.app.pending_forever = pending_forever
+        armed = apply_faults(emulator.app, faults, retry_after, latency)
+        if pending_forever:
+            armed.append("every order stays pending")
         info = {
             "base_url": emulator.base_url,
             "customer_uri": emulator.customer_uri,
@@ -355,6 +364,7 @@ def emulate_sectigo(port: int, host: str, state_dir: Path | None, pending_collec
             "oauth_token_url": emulator.token_url,
             "oauth_client_id": "certbench",
             "oauth_client_secret": emulator.oauth_client_secret,
+            "faults": armed,
         }
         if as_json:
             click.echo(json.dumps(info), nl=True)
@@ -373,6 +383,8 @@ def emulate_sectigo(port: int, host: str, state_dir: Path | None, pending_collec
                        f'  login = "{emulator.login}"\n  ca_file = "{Path(emulator.ca_file).as_posix()}"')
             click.echo("and for each intermediate: source = \"sectigo\", profile_id and org_id as above;")
             click.echo("store the password with: certbench config set-secret sectigo-password")
+            for line in armed:
+                click.echo(f"fault: {line}")
         serve_until_interrupted()
     finally:
         emulator.stop()

@@ -187,7 +187,8 @@ class IoTCentralClient:
                 self._http, request, policy=self._retry, idempotent=idempotent, sleep=self._sleep, on_retry=on_retry
             )
         except httpx.TransportError as exc:
-            log.warning("IoT Central %s %s failed: %s", method, url.path, type(exc).__name__)
+            # Info, not warning: the typed error raised below is what reaches the person.
+            log.info("IoT Central %s %s failed: %s", method, url.path, type(exc).__name__)
             raise error_from_transport(exc, what, self._host) from None
         log.debug("IoT Central %s %s -> %d", method, url.path, response.status_code)
         if response.status_code >= 400:

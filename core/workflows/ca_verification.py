@@ -254,7 +254,8 @@ def _run(
             f"The verify answer was lost and the entry is not verified: asking for a fresh code (try {round_}).")
         with reporter.step("code", asking) as out:
             code = client.generate_verification_code(group_id, entry)
-            out["message"] = "Received a verification code."
+            out["message"] = "Received a verification code." if round_ == 1 else (
+                f"The verify answer was lost and the entry is not verified: received a fresh code (try {round_}).")
         with reporter.step("issue", f"Issuing the verification certificate through '{name}'.") as out:
             verification = issuer.issue_verification_certificate(name, code).certificate
             out["message"] = f"Issued by {issuer.kind} issuer."
@@ -262,8 +263,9 @@ def _run(
             check_verification_certificate(verification, cert, code)
             out["message"] = f"The verification certificate carries the code and is signed by '{name}'."
         try:
-            with reporter.step("verify", "Sending the verification certificate.", round=round_):
+            with reporter.step("verify", "Sending the verification certificate.", round=round_) as out:
                 client.verify_certificate(group_id, entry, verification)
+                out["message"] = "IoT Central accepted the verification certificate."
         except (IoTCentralConnectionError, IoTCentralServerError):
             # The verify may or may not have happened: read the entry to find out.
             state = client.get_certificate(group_id, entry)

@@ -79,6 +79,13 @@ def test_ca_verify_all_then_status(configured, capsys):
     assert {r["found_group"] for r in rows} == {"medicorp-devices-1", "medicorp-devices-2"}
 
 
+def test_retries_are_reported_on_stderr_so_json_stays_parseable(configured, capsys):
+    configured.app.faults.add("429", 2, retry_after=0)
+    code, out, err = run(capsys, "ca", "status", "--json")
+    assert code == 1 and len(json.loads(out)) == 4
+    assert err.count("HTTP 429; retrying") == 2
+
+
 def test_ca_verify_refuses_to_overwrite_without_replace(configured, capsys):
     assert run(capsys, "ca", "verify", "medicorp-ica-1", "--group", "g1", "--entry", "primary")[0] == 0
     code, _, err = run(capsys, "ca", "verify", "medicorp-ica-2", "--group", "g1", "--entry", "primary")
@@ -100,9 +107,10 @@ def _child_env(home):
     return dict(os.environ, CERTBENCH_HOME=str(home), PYTHON_KEYRING_BACKEND="certbench.core.secrets.MemoryKeyring")
 
 
-def _start(state_dir, home):
+def _start(state_dir, home, *extra):
     proc = subprocess.Popen(
-        [sys.executable, "-m", "certbench.core", "emulate", "iotcentral", "--port", "0", "--state", str(state_dir)],
+        [sys.executable, "-m", "certbench.core", "emulate", "iotcentral", "--port", "0", "--state", str(state_dir),
+         *extra],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_child_env(home),
     )
     printed = {}
@@ -112,7 +120,10 @@ def _start(state_dir, home):
         key, _, value = line.partition(": ")
         if key in ("base_url", "token", "ca_file", "id_scope"):
             printed[key] = value.strip()
-    assert set(printed) == {"base_url", "token", "ca_file", "id_scope"}, proc.stderr.read()
+        elif key == "fault":
+            printed.setdefault("faults", []).append(value.strip())
+    printed_keys = set(printed) - {"faults"}
+    assert printed_keys == {"base_url", "token", "ca_file", "id_scope"}, proc.stderr.read()
     return proc, printed
 
 
@@ -178,3 +189,36 @@ def test_file_intermediate_is_checked_and_cannot_be_verified_here(configured, ca
     err = " ".join(err.split())
     assert code == 4 and "comes from a file" in err and 'source = "sectigo"' in err
     assert configured.state.groups == {}  # nothing was sent
+
+
+def test_emulate_iotcentral_with_faults_set_for_the_run(tmp_path, certbench_home):
+    import ssl
+
+    import httpx
+
+    proc, printed = _start(tmp_path / "state", certbench_home, "--fault", "429:2@^/api/enrollmentGroups$",
+                           "--retry-after", "0", "--fault", "500:forever@/devices")
+    try:
+        assert printed["faults"][:2] == ["429 2x on paths matching ^/api/enrollmentGroups$",
+                                         "500 every request on paths matching /devices"]
+        with httpx.Client(base_url=printed["base_url"], verify=ssl.create_default_context(cafile=printed["ca_file"]),
+                          timeout=10,
+                          headers={"Authorization": printed["token"]}) as http:
+            answers = [http.get("/api/enrollmentGroups", params={"api-version": "2022-07-31"}) for _ in range(3)]
+            assert [a.status_code for a in answers] == [429, 429, 200]
+            assert answers[0].headers["Retry-After"] == "0"
+            assert answers[0].json()["error"]["code"] == "TooManyRequests"
+            assert http.get("/api/devices", params={"api-version": "2022-07-31"}).status_code == 500
+    finally:
+        _stop(proc)
+
+
+@pytest.mark.parametrize("spec", ["42", "429:0", "drop@(", "pending", "429:x"])
+def test_fault_option_refuses_what_it_cannot_arm(spec):
+    import click
+
+    from certbench.core.cli.emulator_faults import BASE_KINDS, parse_fault
+
+    with pytest.raises(click.BadParameter):
+        parse_fault(spec, BASE_KINDS)
+    assert parse_fault("drop-after:forever@/verify$", BASE_KINDS).count == -1

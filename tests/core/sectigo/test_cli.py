@@ -132,7 +132,8 @@ def test_emulate_sectigo_standalone(tmp_path):
                PYTHON_KEYRING_BACKEND="certbench.core.secrets.MemoryKeyring")
     proc = subprocess.Popen(
         [sys.executable, "-m", "certbench.core", "emulate", "sectigo", "--port", "0", "--state", str(tmp_path / "state"),
-         "--json"],
+         "--json", "--pending-forever", "--fault", "garbage@/types$", "--fault", "429:forever@/customFields",
+         "--retry-after", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
     )
     try:
@@ -144,9 +145,23 @@ def test_emulate_sectigo_standalone(tmp_path):
         from certbench.core.pki.sectigo.auth import PasswordAuth
         from certbench.core.pki.sectigo.client import SectigoClient
 
+        assert info["faults"] == ["garbage 1x on paths matching /types$",
+                                  "429 every request on paths matching /customFields",
+                                  "Retry-After 0 s on injected 429/503", "every order stays pending"]
+        from certbench.core.http import RetryPolicy
+        from certbench.core.pki.sectigo.errors import CertificateNotReady, SectigoResponseError, SectigoUnavailable
+
         with SectigoClient(info["base_url"], PasswordAuth(info["login"], info["password"], info["customer_uri"]),
-                           ca_file=info["ca_file"], timeout=5) as client:
+                           ca_file=info["ca_file"], timeout=5, retry=RetryPolicy(attempts=2)) as client:
+            with pytest.raises(SectigoResponseError):
+                client.profiles()  # the maintenance page, once
             ids = {p.id for p in client.profiles()}
+            with pytest.raises(SectigoUnavailable):
+                client.custom_fields()
+            order = client.enroll(org_id=info["org_id"], cert_type=info["profiles"][NAMES[0]],
+                                  csr_pem=csr_to_pem(make_identity("MX200-000045", "ec-p256", validate_cn=False).csr))
+            with pytest.raises(CertificateNotReady):
+                client.collect(order.order_id, "pem")
         assert set(info["profiles"].values()) <= ids
     finally:
         proc.terminate()
