@@ -245,11 +245,18 @@ def revoke(order_id: str | None, serial: str | None, reason: str, yes: bool) -> 
     what = f"order {order_id}" if order_id else f"serial {serial}"
     if not yes:
         click.confirm(f"Revoke the certificate of {what} ({reason})? Devices using it stop connecting.", abort=True)
+    from certbench.core.pki.sectigo.errors import SectigoRevoked
+
     with _client(_settings()) as client:
-        if order_id:
-            client.revoke_order(order_id, reason_code=REVOCATION_REASONS[reason], reason=reason)
-        else:
-            client.revoke_serial(serial, reason_code=REVOCATION_REASONS[reason], reason=reason)
+        try:
+            if order_id:
+                client.revoke_order(order_id, reason_code=REVOCATION_REASONS[reason], reason=reason)
+            else:
+                client.revoke_serial(serial, reason_code=REVOCATION_REASONS[reason], reason=reason)
+        except SectigoRevoked:
+            # Asked twice (or after a lost answer): the wanted outcome already holds.
+            console.print(f"The certificate of {what} was already revoked; nothing to do.")
+            return
     console.print(f"Revoked the certificate of {what}.")
 
 

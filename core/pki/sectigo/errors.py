@@ -39,7 +39,7 @@ _HINTS: dict[int, str] = {
     -192: "The certificate was revoked; issue a new one for the unit.",
     -126: "This is a Certbench defect (it asked for a format Sectigo does not know); report it.",
     -1450: "This is a Certbench defect (it asked for a format Sectigo does not know); report it.",
-    -5101: "Check the order number; it may belong to another Sectigo account.",
+    -5101: "Check the order or serial number; it may belong to another Sectigo account.",
     -16: "Check the Sectigo login, customerUri and password (or client certificate / API client) in Settings.",
     -970: "Check the Sectigo login, customerUri and password (or client certificate / API client) in Settings.",
 }

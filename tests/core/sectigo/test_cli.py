@@ -83,6 +83,9 @@ def test_order_then_collect_then_revoke(cli, bench, tmp_path):
     assert "Issued" in cli("sectigo", "show", order_id).output
     cli("sectigo", "revoke", "--order", order_id, "--reason", "keyCompromise", "--yes")
     assert bench.app.orders[int(order_id)].revocation_reason == 1
+    again = cli("sectigo", "revoke", "--serial", bench.app.orders[int(order_id)].serial_hex, "--yes")
+    assert "already revoked; nothing to do" in " ".join(again.stdout.split())
+    assert bench.app.orders[int(order_id)].revocation_reason == 1
 
 
 def test_order_with_wait(cli, bench, tmp_path):
