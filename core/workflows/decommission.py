@@ -57,7 +57,7 @@ def reprovision_unit(
     if unit.state not in (S.DONE, S.ROLLED_BACK, S.REVOKED):
         raise UnitRefused(
             f"Unit {cn} is {unit.state.value.replace('_', ' ')}, so it cannot be re-provisioned yet.",
-            f"Finish it first (`certbench unit resume {cn}`), or roll it back (`certbench unit rollback {cn}`).",
+            f"Finish it first (`certbench unit resume {cn} --port PORT`), or roll it back (`certbench unit rollback {cn}`).",
         )
     run = UnitRun(env, reporter, options or ProvisionOptions(), env.settings.product(unit.model), unit=unit)
     try:

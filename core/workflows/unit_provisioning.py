@@ -145,7 +145,7 @@ def _claim_existing(run: UnitRun, unit: UnitRecord) -> UnitRecord:
             return unit
         message = (f"Unit {unit.model} {unit.serial} ({unit.cn}) is being provisioned on another bench "
                    f"({unit.state.value}, last worked on by {where}).")
-        hint = "Finish it on that bench, or resume it here with `certbench unit resume " + str(unit.cn) + "`."
+        hint = "Finish it on that bench, or resume it here with `certbench unit resume " + str(unit.cn) + " --port PORT`."
     elif unit.state == S.DONE:
         message = f"Unit {unit.model} {unit.serial} is already provisioned as {unit.cn} (by {where})."
         hint = f"To give it a new identity (board swap, renewal), re-provision it: `certbench unit reprovision {unit.cn}`."
@@ -217,7 +217,7 @@ def _check_key_still_there(run: UnitRun) -> None:
         raise KeyLost(
             f"Unit {cn}'s certificate was ordered for a key made on this workstation, and that key was lost when "
             "Certbench stopped (keys made on the workstation are never written to disk).",
-            f"Resume with `certbench unit resume {cn} --replace-lost-key`: the ordered certificate is collected and "
+            f"Resume with `certbench unit resume {cn} --port PORT --replace-lost-key`: the ordered certificate is collected and "
             "revoked, and a new key and certificate are made (all audited).",
         )
 
@@ -246,7 +246,7 @@ def _outcome(run: UnitRun) -> UnitOutcome:
     cert = run.registry.current_certificate(unit)
     return UnitOutcome(
         cn=unit.cn or "", serial=unit.serial, model=unit.model, state=unit.state.value, generation=unit.generation,
-        key_origin=run.key_origin, order_id=cert.order_id if cert else None,
+        key_origin=run.key_origin or steps.recorded_key_origin(run), order_id=cert.order_id if cert else None,
         certificate_sha256=cert.sha256 if cert else None, resumed=run.resumed, registration=run.registration,
         notes=tuple(run.notes), events=tuple(run.reporter.events),
     )

@@ -157,9 +157,10 @@ def check_identity(run: UnitRun, scanned_serial: str, scanned_model: str) -> Non
         serial_ok = same_serial(info.serial, scanned_serial)
         model_ok = same_model(info.model, scanned_model)
         if not (serial_ok and model_ok):
-            differs = " and ".join(w for w, ok in (("serial number", serial_ok), ("model", model_ok)) if not ok)
+            differs = ("serial number and model differ" if not (serial_ok or model_ok)
+                       else "serial number differs" if not serial_ok else "model differs")
             message = (f"The instrument on {run.instrument.description if run.instrument else 'the port'} is not the "
-                       f"scanned unit: its {differs} differ. Scanned: model {scanned_model}, serial {scanned_serial}. "
+                       f"scanned unit: its {differs}. Scanned: model {scanned_model}, serial {scanned_serial}. "
                        f"Instrument reports: model {info.model}, serial {info.serial}.")
             error = IdentityMismatch(
                 message,
@@ -470,7 +471,7 @@ def install(run: UnitRun) -> None:
             raise KeyLost(
                 f"The workstation-made key of unit {unit.cn} was lost (the bench restarted before the instrument "
                 "stored it), so its certificate can never be used.",
-                f"Resume with `certbench unit resume {unit.cn} --replace-lost-key`: the certificate is revoked and a "
+                f"Resume with `certbench unit resume {unit.cn} --port PORT --replace-lost-key`: the certificate is revoked and a "
                 "new key and certificate are made (audited).",
             )
     else:
@@ -479,7 +480,7 @@ def install(run: UnitRun) -> None:
             raise KeyLost(
                 f"Instrument {unit.serial} no longer holds the key its certificate was issued for (it was wiped, "
                 "replaced, or made a new key).",
-                f"Resume with `certbench unit resume {unit.cn} --replace-lost-key`: the certificate is revoked and a "
+                f"Resume with `certbench unit resume {unit.cn} --port PORT --replace-lost-key`: the certificate is revoked and a "
                 "new key and certificate are made (audited).",
             )
     stores, expected = _stores(run, key)

@@ -109,7 +109,7 @@ def test_cable_pulled_at_every_step_then_resumed(demo, env, step, after_handling
         outcome = None  # the pull landed after the last instrument request
     assert env.registry.get_unit(cn).state == UnitState.DONE
     if outcome is not None:
-        assert outcome.state == "done"
+        assert outcome.state == "done" and outcome.key_origin == "device"  # known after a resume, too
     assert len(orders_for(demo, cn)) == 1
     assert_installed(demo, port, env, cn)
 

@@ -60,14 +60,19 @@ def test_instrument_without_on_device_keygen_gets_a_workstation_key(demo, env):
     assert_installed(demo, port, env, "mx200-mx2a0002")
 
 
-@pytest.mark.parametrize("reported", [("MX200", "MX2A9999"), ("MX300", "MX2A0003")])
-def test_scan_and_instrument_must_agree(demo, env, reported):
+@pytest.mark.parametrize("reported, differs", [
+    (("MX200", "MX2A9999"), "its serial number differs."),
+    (("MX300", "MX2A0003"), "its model differs."),
+    (("MX300", "MX2A9998"), "its serial number and model differ."),
+])
+def test_scan_and_instrument_must_agree(demo, env, reported, differs):
     model, serial = reported
     port = demo.add_instrument("mx200", serial, reported_model=model)
     with pytest.raises(IdentityMismatch) as caught:
         provision_unit(env, "MX2A0003", port, model="mx200", options=FAST)
     message = caught.value.message
     assert "MX2A0003" in message and serial in message and model in message and "mx200" in message
+    assert differs in message
     assert env.registry.count_units() == 0
     assert not orders_for(demo, "mx200-mx2a0003")
     refusal = [e for e in env.registry.events() if e.event == "unit.instrument_checked"]
