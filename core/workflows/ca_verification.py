@@ -28,7 +28,7 @@ from certbench.core.errors import CertbenchError, InputError, ServiceError
 from certbench.core.iotcentral.client import IoTCentralClient, check_entry, check_group_id
 from certbench.core.iotcentral.errors import IoTCentralConnectionError, IoTCentralServerError
 from certbench.core.iotcentral.models import EnrollmentGroup
-from certbench.core.pki.base import Issuer
+from certbench.core.pki.base import Issuer, OrderPending
 from certbench.core.workflows.progress import AuditHook, ProgressCallback, ProgressReporter
 from certbench.core.x509.chain import verify_signed_by
 from certbench.core.x509.inspect import common_name, display_name, sha1_thumbprint
@@ -257,7 +257,20 @@ def _run(
             out["message"] = "Received a verification code." if round_ == 1 else (
                 f"The verify answer was lost and the entry is not verified: received a fresh code (try {round_}).")
         with reporter.step("issue", f"Issuing the verification certificate through '{name}'.") as out:
-            verification = issuer.issue_verification_certificate(name, code).certificate
+            try:
+                verification = issuer.issue_verification_certificate(name, code).certificate
+            except OrderPending as pending:
+                # The issuer's own hint ("collect order N later") does not fit here: the code
+                # will be stale by then, and a rerun simply orders again with a fresh one.
+                approval = pending.reason == "awaiting approval"
+                raise ServiceError(
+                    f"The {issuer.kind} issuer has not issued the verification certificate for '{name}' yet "
+                    f"(order {pending.order_id}: {pending.reason}).",
+                    ("The profile of this intermediate needs an administrator's approval for every order; approve "
+                     f"order {pending.order_id} in Sectigo, then " if approval else "Wait a few minutes, then ")
+                    + f"run `certbench ca verify {name}` again: it asks for a fresh code and orders a new "
+                    "verification certificate. The pending order can be left as it is.",
+                ) from None
             out["message"] = f"Issued by {issuer.kind} issuer."
         with reporter.step("check-local", "Checking the verification certificate before sending it.") as out:
             check_verification_certificate(verification, cert, code)

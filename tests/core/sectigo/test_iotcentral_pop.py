@@ -55,3 +55,41 @@ def test_proof_of_possession_refused_when_profile_rewrites_cn(bench, iotcentral)
     with pytest.raises(CertificateRejected, match="rewrote the subject"):
         verify_intermediate(central, issuer, NAMES[1], group="medicorp-devices-1", entry="secondary")
     assert not central.get_certificate("medicorp-devices-1", "secondary").verified
+
+
+def test_all_four_intermediates_proven_through_sectigo_into_two_groups(bench, iotcentral):
+    from certbench.core.workflows.ca_verification import status
+
+    _emu, central = iotcentral
+    issuer = bench.issuer()
+    places = {}
+    for i, name in enumerate(NAMES):
+        # A first unit through each profile teaches the issuer its intermediate (SCM has no CA download).
+        issuer.issue(name, make_identity(f"MX200-00010{i}", "ec-p256", validate_cn=False).csr)
+        places[name] = (f"medicorp-devices-{i // 2 + 1}", ("primary", "secondary")[i % 2])
+        verify_intermediate(central, issuer, name, group=places[name][0], entry=places[name][1])
+
+    class Configured:
+        def __init__(self, name):
+            self.name, (self.group, self.entry) = name, places[name]
+
+    rows = status(central, [Configured(n) for n in NAMES], lambda n: issuer.intermediate(n).certificate)
+    assert [(r.name, r.state, r.found_group, r.found_entry) for r in rows] == [
+        (n, "verified", *places[n]) for n in NAMES
+    ]
+    assert {r.thumbprint for r in rows} == {sha1_thumbprint(bench.app.ca.intermediate(n).certificate) for n in NAMES}
+
+
+def test_verification_certificate_still_pending_says_to_rerun_verify(bench, iotcentral):
+    from certbench.core.errors import ServiceError
+
+    _emu, central = iotcentral
+    issuer = bench.issuer(poll_limit_seconds=0.2)
+    issuer.issue(NAMES[2], make_identity("MX200-000003", "ec-p256", validate_cn=False).csr)
+    bench.app.pending_forever = True
+    with pytest.raises(ServiceError, match="has not issued the verification certificate") as caught:
+        verify_intermediate(central, issuer, NAMES[2], group="medicorp-devices-2", entry="primary")
+    assert "ca verify medicorp-ica-3" in caught.value.hint and "fresh code" in caught.value.hint
+    bench.app.pending_forever = False
+    outcome = verify_intermediate(central, issuer, NAMES[2], group="medicorp-devices-2", entry="primary")
+    assert outcome.verified and not outcome.uploaded  # resumed from the uploaded certificate
