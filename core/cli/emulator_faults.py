@@ -51,7 +51,7 @@ def fault_options(extra_kinds: tuple[str, ...] = (), extra_help: str = "") -> Ca
     """The three options, for a command that then calls `apply_faults`."""
     kinds = BASE_KINDS + extra_kinds
 
-    def convert(ctx, param, values):  # noqa: ANN001 - click callback
+    def convert(ctx, param, values):  # a click callback
         return [parse_fault(v, kinds) for v in values]
 
     def decorate(command: Callable) -> Callable:

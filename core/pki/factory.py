@@ -45,9 +45,6 @@ class RoutingIssuer(Issuer):
                 return issuer.revoke(order_id, reason)
         raise InputError(f"No configured issuer can revoke order {order_id}.")
 
-    def revoke_for(self, intermediate: str, order_id: str, reason: str = "superseded") -> None:
-        self._issuer(intermediate).revoke(order_id, reason)
-
 
 def issuer_from_settings(settings) -> Issuer:  # settings: certbench.core.config.Settings
     from certbench.core.pki.local import LocalCA
