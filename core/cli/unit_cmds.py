@@ -43,6 +43,38 @@ def _printer(as_json: bool):
     return show
 
 
+class _Tracker:
+    """Prints progress and remembers the unit's CN (from the scan step), so a failure can say
+    how to carry on."""
+
+    def __init__(self, as_json: bool) -> None:
+        self._show = _printer(as_json)
+        self.cn: str | None = None
+
+    def __call__(self, event) -> None:
+        if event.step == "scan" and event.status == "done":
+            self.cn = event.detail.get("cn")
+        self._show(event)
+
+
+def _add_resume_hint(exc: CertbenchError, env, cn: str | None, port: str) -> None:
+    """A unit left `failed` is resumable: say so, unless the error already says what to do."""
+    if not cn or "unit resume" in (exc.hint or ""):
+        return
+    from certbench.core.registry import UnitState
+
+    try:
+        unit = env.registry.find_unit(cn)
+    except Exception:  # noqa: BLE001 - the registry may be what failed; the error stands as it is
+        return
+    if unit is None or unit.state != UnitState.FAILED:
+        return
+    where = f" at '{unit.failed_from.value}'" if unit.failed_from else ""
+    carry_on = (f"{cn} is saved as failed{where}: once that is put right, carry on from there with "
+                f"`certbench unit resume {cn} --port {port}` (or scan its label again).")
+    exc.hint = f"{exc.hint} {carry_on}" if exc.hint else carry_on
+
+
 def _options(replace_lost_key: bool = False, no_registration: bool = False):
     from certbench.core.workflows.unit_steps import ProvisionOptions
 
@@ -88,11 +120,13 @@ def provision(port, scans, scanner, model, baud, no_registration, operator, db_u
     failures = 0
     try:
         for text in _scan_texts(scans, scanner, env.settings):
+            tracker = _Tracker(as_json)
             try:
-                outcome = provision_unit(env, text, port, model=model, progress=_printer(as_json),
+                outcome = provision_unit(env, text, port, model=model, progress=tracker,
                                          options=_options(no_registration=no_registration))
                 _report(outcome, as_json)
             except CertbenchError as exc:
+                _add_resume_hint(exc, env, tracker.cn, port)
                 if scans:
                     raise
                 failures += 1
@@ -175,8 +209,12 @@ def resume(cn, port, replace_lost_key, baud, no_registration, operator, db_url, 
     if not port:
         raise InputError("No instrument port was given.", "Connect the unit and pass --port.")
     with _env(operator, db_url, baud) as env:
-        outcome = resume_unit(env, cn, port, progress=_printer(as_json),
-                              options=_options(replace_lost_key, no_registration))
+        try:
+            outcome = resume_unit(env, cn, port, progress=_printer(as_json),
+                                  options=_options(replace_lost_key, no_registration))
+        except CertbenchError as exc:
+            _add_resume_hint(exc, env, cn, port)
+            raise
         _report(outcome, as_json)
 
 

@@ -72,6 +72,7 @@ def test_scan_mismatch_exits_with_the_input_error_code(demo, tcp_sim, run):
     result = run("unit", "provision", "--port", port, "--scan", "MX2L9999", "--model", "mx200")
     assert result.exit_code == 3
     assert "MX2L9999" in result.output and "MX2L0002" in result.output
+    assert "unit resume" not in result.output  # nothing was reserved, so nothing to resume
 
 
 def test_scans_from_standard_input_one_unit_after_another(demo, tcp_sim, run):
@@ -88,6 +89,8 @@ def test_resume_and_reprovision_from_the_command_line(demo, tcp_sim, run):
     demo.sectigo.app.faults.add("503", 1000, path=r"/collect/")
     result = run("unit", "provision", "--port", port, "--scan", "MX2L0005", "--model", "mx200")
     assert result.exit_code == 5
+    # the unit is saved as failed: the technician is told how to carry on
+    assert f"unit resume mx200-mx2l0005 --port {port}" in " ".join(result.output.split())
     demo.sectigo.app.faults.clear()
     result = run("unit", "resume", "mx200-mx2l0005", "--port", port)
     assert result.exit_code == 0, result.output
