@@ -64,7 +64,13 @@ def init(as_json: bool) -> None:
 
 
 def _print_intermediates(ca_) -> None:
-    table = Table("Intermediate", "Subject CN", "Expires", "Thumbprint (SHA-1)")
+    table = Table()
+    # Names are typed into other commands and the thumbprint is compared with what IoT
+    # Central shows: both stay whole on narrow consoles; the other columns wrap.
+    table.add_column("Intermediate", no_wrap=True)
+    table.add_column("Subject CN")
+    table.add_column("Expires")
+    table.add_column("Thumbprint (SHA-1)", no_wrap=True)
     for row in _intermediate_rows(ca_):
         table.add_row(row["name"], row["subject"], f"{row['not_after']:%Y-%m-%d} ({row['days_left']} days)", row["sha1_thumbprint"])
     console.print(table)
@@ -99,14 +105,21 @@ def issue(cn: str, intermediate: str | None, key_type: str, cert_out: Path | Non
     from certbench.core.naming import normalize_cn
     from certbench.core.x509.identity import make_identity
     from certbench.core.x509.inspect import summarize
-    from certbench.core.x509.keys import encrypt_private_key
+    from certbench.core.x509.keys import KeySpec, encrypt_private_key
     from certbench.core.x509.parse import to_pem
 
+    # Everything that can be refused is checked before a passphrase is asked or a
+    # certificate issued, so a refusal leaves nothing behind.
     cn = normalize_cn(cn)
-    ca_ = _local_ca().ensure()
-    intermediate = intermediate or ca_.intermediate_names()[0]
+    KeySpec.parse(key_type)
+    for path in (cert_out, key_out):
+        if path and not path.parent.is_dir():
+            raise InputError(f"The folder {path.parent} does not exist.", "Create it first, or choose another file name.")
     if key_out and key_out.exists():
         raise InputError(f"{key_out} already exists.", "Choose another file name; Certbench never overwrites a key.")
+    ca_ = _local_ca().ensure()
+    intermediate = intermediate or ca_.intermediate_names()[0]
+    ca_.intermediate(intermediate)  # an unknown name is refused here, naming the known ones
     passphrase = None
     if key_out:
         passphrase = os.environ.get("CERTBENCH_KEY_PASSPHRASE") or click.prompt(
@@ -114,12 +127,8 @@ def issue(cn: str, intermediate: str | None, key_type: str, cert_out: Path | Non
         )
     identity = make_identity(cn, key_type)
     issued = ca_.issue(intermediate, identity.csr, comment="certbench ca local issue")
-    if cert_out:
-        cert_out.write_text(to_pem(issued.chain))
-    if key_out and passphrase:
-        fd = os.open(key_out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(encrypt_private_key(identity.key, passphrase.encode()))
+    _write_outputs(to_pem(issued.chain), cert_out, key_out,
+                   encrypt_private_key(identity.key, passphrase.encode()) if key_out and passphrase else None)
     summary = summarize(issued.certificate)
     if as_json:
         print_json({"order_id": issued.order_id, "intermediate": intermediate, "certificate": summary.to_dict(),
@@ -132,3 +141,24 @@ def issue(cn: str, intermediate: str | None, key_type: str, cert_out: Path | Non
         console.print(f"Encrypted key written to {key_out}")
     if not key_out:
         console.print("[dim]The private key was not saved (pass --key-out to keep it, encrypted).[/]")
+
+
+def _write_outputs(chain_pem: str, cert_out: Path | None, key_out: Path | None, encrypted_key: bytes | None) -> None:
+    """Write the key (new file only, owner-only) and the chain; on failure leave neither."""
+    written: list[Path] = []
+    target = None
+    try:
+        if key_out and encrypted_key:
+            target = key_out
+            fd = os.open(key_out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            written.append(key_out)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(encrypted_key)
+        if cert_out:
+            target = cert_out
+            cert_out.write_text(chain_pem)
+    except OSError as exc:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise InputError(f"Could not write {target}: {exc.strerror or exc}.",
+                         "Choose a file in a folder you can write to; nothing was saved.") from None

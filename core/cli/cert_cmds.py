@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from rich.markup import escape
 from rich.table import Table
 
 from certbench.core.cli.output import console, json_option, print_json
@@ -35,7 +36,8 @@ def summary_table(summary: CertSummary, title: str | None = None) -> Table:
         ("AKI", summary.authority_key_identifier or "-"),
     ]
     for key, value in rows:
-        table.add_row(key, str(value))
+        # Names and extensions come from the certificate: shown as text, never as markup.
+        table.add_row(key, value if key == "Valid" else escape(str(value)))
     return table
 
 
@@ -57,7 +59,8 @@ def inspect(files: tuple[Path, ...], as_json: bool) -> None:
         print_json([{"file": str(p), "index": i, **s.to_dict()} for p, i, s in results])
         return
     for path, index, summary in results:
-        console.print(summary_table(summary, title=f"[bold]{path.name}[/] #{index + 1}: {summary.common_name or summary.subject}"))
+        name = escape(summary.common_name or summary.subject)
+        console.print(summary_table(summary, title=f"[bold]{escape(path.name)}[/] #{index + 1}: {name}"))
         console.print()
 
 
@@ -94,13 +97,17 @@ def verify_chain(leaf: Path, anchors: tuple[Path, ...], untrusted: tuple[Path, .
         if as_json:
             print_json({"valid": False, "reason": exc.message, "hint": exc.hint})
         else:
-            console.print(f"[bold red]INVALID[/] {exc.message}")
+            console.print(f"[bold red]INVALID[/] {escape(exc.message)}")
             if exc.hint:
-                console.print(f"[yellow]What to do:[/] {exc.hint}")
+                console.print(f"[yellow]What to do:[/] {escape(exc.hint)}")
         return 1
     names = [summarize(c).common_name or c.subject.rfc4514_string() for c in report.path]
     if as_json:
-        print_json({"valid": True, "path": names, "anchors": anchor_source})
+        print_json({"valid": True, "path": names, "partial_chain": report.partial, "anchors": anchor_source,
+                    "warnings": report.warnings})
     else:
-        console.print(f"[bold green]VALID[/] for client authentication: {' -> '.join(names)} (trusting {anchor_source})")
+        console.print(f"[bold green]VALID[/] for client authentication: {escape(' -> '.join(names))} "
+                      f"(trusting {escape(anchor_source)})")
+        for warning in report.warnings:
+            console.print(f"[yellow]Warning:[/] {escape(warning)}")
     return 0

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from certbench.core import paths, secrets
-from certbench.core.errors import InputError
+from certbench.core.errors import InputError, SecretStoreError
 from certbench.core.pki.base import IntermediateInfo, IssuedCertificate, Issuer, OrderPending
 from certbench.core.x509.csr import check_csr_signature, csr_common_name
 from certbench.core.x509.keys import (
@@ -149,10 +149,20 @@ class LocalCA(Issuer):
         return self
 
     def _passphrase(self) -> bytes:
-        return secrets.get_or_create_secret(secrets.LOCAL_CA_PASSPHRASE).encode()
+        """The passphrase of an existing CA's keys. Never made up here: a new one could not
+        open the keys, and would overwrite nothing but still leave a stray keyring entry."""
+        value = secrets.get_secret(secrets.LOCAL_CA_PASSPHRASE)
+        if not value:
+            raise SecretStoreError(
+                f"The local CA in {self.directory} exists, but its key passphrase is not in this "
+                "user's OS keyring (the CA was made by another user or machine, or the keyring was cleared).",
+                "Sign in as the user who created it. Otherwise move that folder aside and run "
+                "'certbench ca local init' for a new local CA (verify its intermediates in IoT Central again).",
+            )
+        return value.encode()
 
     def _create_root(self) -> None:
-        passphrase = self._passphrase()
+        passphrase = secrets.get_or_create_secret(secrets.LOCAL_CA_PASSPHRASE).encode()
         self.directory.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".local-ca-", dir=self.directory.parent))
         try:
@@ -197,7 +207,23 @@ class LocalCA(Issuer):
         with self._lock:
             if name not in self._keys:
                 path = self.directory / f"{name}.key.pem"
-                self._keys[name] = load_encrypted_private_key(path.read_bytes(), self._passphrase())
+                try:
+                    data = path.read_bytes()
+                except OSError as exc:
+                    raise InputError(
+                        f"The local CA in {self.directory} cannot read {path.name} ({exc.strerror or exc}).",
+                        "Restore the folder from its backup, or move it aside and run 'certbench ca local init' "
+                        "for a new local CA.",
+                    ) from None
+                try:
+                    self._keys[name] = load_encrypted_private_key(data, self._passphrase())
+                except InputError:
+                    raise InputError(
+                        f"The local CA's key {path} does not open with the passphrase in the OS keyring: "
+                        "the file is damaged or belongs to another CA.",
+                        "Restore the folder from its backup, or move it aside and run 'certbench ca local init' "
+                        "for a new local CA.",
+                    ) from None
             return self._keys[name]
 
     def _check_name(self, name: str) -> None:

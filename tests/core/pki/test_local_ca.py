@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from certbench.core import secrets
-from certbench.core.errors import InputError
+from certbench.core.errors import InputError, SecretStoreError
 from certbench.core.pki.base import IssuedCertificate
 from certbench.core.pki.local import DEFAULT_INTERMEDIATES, LocalCA
 from certbench.core.x509.chain import validate_client_chain, verify_signed_by
@@ -130,8 +130,16 @@ def test_reopened_ca_uses_the_same_root_and_a_lost_passphrase_is_a_clear_error(c
     assert again.root_certificate == ca.root_certificate
     memory_keyring.store.clear()
     fresh = LocalCA(ca.directory)
-    with pytest.raises(InputError, match="could not be decrypted"):
+    with pytest.raises(SecretStoreError, match="passphrase is not in this user's OS keyring") as caught:
         fresh.issue("medicorp-ica-1", make_identity("mx200-2").csr)
+    assert "ca local init" in caught.value.hint
+    # Looking changed nothing: no new passphrase was made up and stored.
+    assert memory_keyring.store == {}
+
+    # A passphrase that does not open the keys (another CA's) is told apart from a lost one.
+    memory_keyring.set_password(secrets.SERVICE, secrets.LOCAL_CA_PASSPHRASE, "not-the-right-one")
+    with pytest.raises(InputError, match="does not open with the passphrase"):
+        LocalCA(ca.directory).issue("medicorp-ica-1", make_identity("mx200-2").csr)
 
 
 def test_new_intermediate_names_are_added_under_the_existing_root(ca):
