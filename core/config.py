@@ -27,7 +27,7 @@ from typing import Any
 import tomli_w
 
 from certbench.core import paths
-from certbench.core.errors import ConfigError
+from certbench.core.errors import CertbenchError, ConfigError
 from certbench.core.naming import CnTemplate
 from certbench.core.x509.keys import KeySpec
 
@@ -272,28 +272,37 @@ def _check(settings: Settings) -> None:
     names = [i.name for i in settings.intermediates]
     for index, item in enumerate(settings.intermediates):
         key = f"intermediates[{index}]"
+        if not item.name.strip():
+            raise ConfigError(f"Setting '{key}.name' is empty.", "Give each intermediate a short name, e.g. ica-site-a.")
         if names.count(item.name) > 1:
-            raise ConfigError(f"Intermediate name '{item.name}' appears twice.", "Give each intermediate its own name.")
+            raise ConfigError(f"Intermediate name '{item.name}' appears twice (in '{key}').",
+                              "Give each intermediate its own name.")
         if item.source == "sectigo" and (item.profile_id <= 0 or item.org_id <= 0):
             raise ConfigError(
                 f"Setting '{key}' ({item.name}) comes from Sectigo but has no profile_id/org_id.",
                 "Set profile_id (the device certificate profile bound to this CA) and org_id.",
             )
         if item.source == "file" and not item.certificate_file:
-            raise ConfigError(f"Setting '{key}.certificate_file' is required for source = \"file\".")
+            raise ConfigError(
+                f"Setting '{key}.certificate_file' is required for source = \"file\".",
+                "Give the path of the intermediate's PEM certificate, or choose another source.",
+            )
         if item.group and not re.fullmatch(r"[A-Za-z0-9-]{1,255}", item.group):
             raise ConfigError(
                 f"Setting '{key}.group' is '{item.group}': IoT Central group ids allow only letters, digits and '-'.",
+                "Use the enrollment group's id as IoT Central shows it (e.g. medicorp-devices-1).",
             )
         if item.term_days <= 0:
-            raise ConfigError(f"Setting '{key}.term_days' must be a positive number of days.")
+            raise ConfigError(f"Setting '{key}.term_days' must be a positive number of days.",
+                              "Use the certificate term the Sectigo profile allows, e.g. 365.")
     models: set[str] = set()
     gtins: dict[str, str] = {}
     hibc_codes: dict[str, str] = {}
     for index, product in enumerate(settings.products):
         key = f"products[{index}]"
         if product.model.casefold() in models:
-            raise ConfigError(f"Product model '{product.model}' appears twice.", "Give each product its own model.")
+            raise ConfigError(f"Product model '{product.model}' appears twice (in '{key}').",
+                              "Give each product its own model.")
         models.add(product.model.casefold())
         if product.intermediate not in names:
             raise ConfigError(
@@ -302,13 +311,15 @@ def _check(settings: Settings) -> None:
             )
         try:
             KeySpec.parse(product.key_algorithm)
-        except Exception as exc:  # InputError -> re-worded as a settings problem
-            raise ConfigError(f"Setting '{key}.key_algorithm': {exc}") from None
+        except CertbenchError as exc:  # InputError -> re-worded as a settings problem
+            raise ConfigError(f"Setting '{key}.key_algorithm': {exc.message}", exc.hint) from None
         for gtin in product.gtins:
             if not re.fullmatch(r"\d{14}", gtin):
-                raise ConfigError(f"Setting '{key}.gtins' has '{gtin}': a GTIN here is 14 digits (GTIN-14).")
+                raise ConfigError(f"Setting '{key}.gtins' has '{gtin}': a GTIN here is 14 digits (GTIN-14).",
+                                  "Pad a shorter GTIN with leading zeros to 14 digits, as on the label's (01).")
             if gtin in gtins:
-                raise ConfigError(f"GTIN {gtin} belongs to both '{gtins[gtin]}' and '{product.model}'.")
+                raise ConfigError(f"GTIN {gtin} belongs to both '{gtins[gtin]}' and '{product.model}'.",
+                                  f"Remove it from one of them (in '{key}.gtins').")
             gtins[gtin] = product.model
         for code in product.hibc_codes:
             # LIC: a letter and three letters/digits (assigned by HIBCC); then the labeler's
@@ -318,14 +329,77 @@ def _check(settings: Settings) -> None:
                     f"Setting '{key}.hibc_codes' has '{code}': a HIBC code here is the 4-character labeler code "
                     "(LIC, starting with a letter) followed by the product number (1-18 characters), "
                     "capital letters and digits only, e.g. \"MDCPMX200\".",
+                    "Copy the code from the HIBC label, between the leading '+' and the '/'.",
                 )
             if code in hibc_codes:
-                raise ConfigError(f"HIBC code {code} belongs to both '{hibc_codes[code]}' and '{product.model}'.")
+                raise ConfigError(f"HIBC code {code} belongs to both '{hibc_codes[code]}' and '{product.model}'.",
+                                  f"Remove it from one of them (in '{key}.hibc_codes').")
             hibc_codes[code] = product.model
     try:
-        settings.cn_template()
+        template = settings.cn_template()
     except ConfigError as exc:
         raise ConfigError(f"Setting 'bench.cn_template': {exc.message}", exc.hint) from None
+    for index, product in enumerate(settings.products):
+        # The model is part of every CN: a model the CN policy refuses would fail every unit.
+        try:
+            template.render(model=product.model, serial="1", gtin="0" * 14, lot="1")
+        except CertbenchError as exc:
+            raise ConfigError(
+                f"Setting 'products[{index}].model' is '{product.model}', which cannot go into a device name: "
+                f"{exc.message}",
+                "Use lowercase letters, digits and '-' in model names (e.g. mx200).",
+            ) from None
+    _check_values(settings)
+
+
+def _check_values(settings: Settings) -> None:
+    """Numbers, names and addresses that would otherwise fail only when first used."""
+    bench = settings.bench
+    if not 1 <= len(bench.workstation.strip()) <= 64:
+        raise ConfigError("Setting 'bench.workstation' must be 1 to 64 characters.",
+                          "Use the bench's name as it should appear in the audit trail, e.g. BENCH-03.")
+    if not 1 <= bench.leaf_validity_days <= 36500:
+        raise ConfigError(f"Setting 'bench.leaf_validity_days' is {bench.leaf_validity_days}: it must be 1 to 36500 days.",
+                          "Use the validity local-CA certificates should have, e.g. 3650.")
+    for key, value in (("iotcentral.timeout_seconds", settings.iotcentral.timeout_seconds),
+                       ("sectigo.timeout_seconds", settings.sectigo.timeout_seconds),
+                       ("sectigo.poll_limit_seconds", settings.sectigo.poll_limit_seconds)):
+        if not 0 < value <= 3600:
+            raise ConfigError(f"Setting '{key}' is {value:g}: it must be more than 0 and at most 3600 seconds.",
+                              "The default (30 s; 600 s for the Sectigo poll limit) suits most networks.")
+    subdomain = settings.iotcentral.subdomain
+    if subdomain and not re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?", subdomain):
+        raise ConfigError(
+            f"Setting 'iotcentral.subdomain' is '{subdomain}': a subdomain is letters, digits and '-' only.",
+            "Give only the part before .azureiotcentral.com (for https://medicorp.azureiotcentral.com: medicorp).",
+        )
+    for key, url in (("iotcentral.base_url", settings.iotcentral.base_url),
+                     ("sectigo.base_url", settings.sectigo.base_url),
+                     ("sectigo.oauth_token_url", settings.sectigo.oauth_token_url)):
+        if url and not re.fullmatch(r"https?://[^\s/?#]+(?:[/?#]\S*)?", url):
+            raise ConfigError(f"Setting '{key}' is '{url}', which is not a web address.",
+                              "Write it as https://host/... (or leave it empty for the default).")
+    registry_url = settings.registry.url.strip()
+    if registry_url and not re.match(r"(sqlite|postgres|postgresql)(\+\w+)?://", registry_url):
+        raise ConfigError(
+            f"Setting 'registry.url' is '{_without_password(registry_url)}', which is not a SQLite or PostgreSQL URL.",
+            "Leave it empty for the local SQLite file, or write postgresql+psycopg://user@host/database.",
+        )
+
+
+def _without_password(url: str) -> str:
+    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+
+
+# Settings that name files: checked by `certbench config check`, not on load (a network
+# drive that is not mounted yet must not stop Certbench from starting).
+def missing_files(settings: Settings) -> list[tuple[str, str]]:
+    """(key, path) of every file the settings name that does not exist."""
+    named = [("iotcentral.ca_file", settings.iotcentral.ca_file), ("sectigo.ca_file", settings.sectigo.ca_file),
+             ("sectigo.client_cert_file", settings.sectigo.client_cert_file), ("dps.ca_file", settings.dps.ca_file)]
+    named += [(f"intermediates[{i}].certificate_file", item.certificate_file)
+              for i, item in enumerate(settings.intermediates)]
+    return [(key, path) for key, path in named if path and not Path(path).expanduser().is_file()]
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -402,6 +476,7 @@ __all__ = [
     "config_files",
     "default_settings",
     "load_settings",
+    "missing_files",
     "parse_settings",
     "save_settings",
     "user_config_file",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+from rich.markup import escape
 from rich.table import Table
 
 from certbench.core import secrets
@@ -44,34 +45,63 @@ def show(as_json: bool) -> None:
     console.print(tomli_w.dumps(settings.to_dict()), markup=False)
 
 
+def _needed_secrets(settings) -> dict[str, str]:
+    """Secrets these settings cannot work without, each with the setting that needs it."""
+    needed = {}
+    if settings.iotcentral.subdomain or settings.iotcentral.base_url:
+        needed[secrets.IOTCENTRAL_TOKEN] = "the IoT Central application"
+    sectigo_cas = [i.name for i in settings.intermediates if i.source == "sectigo"]
+    if sectigo_cas:
+        by_auth = {"password": secrets.SECTIGO_PASSWORD, "oauth2": secrets.SECTIGO_OAUTH_SECRET}
+        if settings.sectigo.auth in by_auth:
+            needed[by_auth[settings.sectigo.auth]] = f"Sectigo intermediates {', '.join(sectigo_cas)}"
+    return needed
+
+
 @config.command()
 @json_option
 def check(as_json: bool) -> int:
-    """Check the settings and the keyring; exit code 0 when everything is usable."""
-    from certbench.core.config import load_settings
+    """Check the settings, the files they name and the keyring; exit code 0 when everything
+    is usable, 1 when something is missing, 4 when the settings are invalid."""
+    from certbench.core.config import config_files, load_settings, missing_files
+    from certbench.core.errors import ConfigError
 
-    settings = load_settings()  # raises ConfigError (exit 4) naming the bad key
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        if not as_json:
+            raise  # printed as Error / What to do, exit 4
+        print_json({"ok": False, "valid": False, "files": [str(p) for p in config_files() if p.is_file()],
+                    "error": exc.message, "hint": exc.hint, "problems": [exc.message]})
+        return exc.exit_code
     usable = secrets.keyring_usable()
-    stored = {}
-    if usable:
-        for name in _SECRET_NAMES:
-            stored[name] = secrets.get_secret(name) is not None
-    problems = []
+    needed = _needed_secrets(settings)
+    stored = {name: secrets.get_secret(name) is not None for name in _SECRET_NAMES} if usable else {}
+    problems = [f"Setting '{key}' names {path}, which does not exist." for key, path in missing_files(settings)]
     if not usable:
         problems.append("No usable OS keyring: secrets cannot be stored (demo mode still works).")
+    else:
+        problems += [f"The {_SECRET_NAMES[name]} is needed by {why} but not set: certbench config set-secret {name}"
+                     for name, why in needed.items() if not stored[name]]
     if as_json:
-        print_json({"ok": not problems, "files": settings.sources, "keyring": secrets.backend_name(),
-                    "keyring_usable": usable, "secrets_set": stored, "problems": problems})
+        print_json({"ok": not problems, "valid": True, "files": settings.sources, "keyring": secrets.backend_name(),
+                    "keyring_usable": usable, "secrets_set": stored, "secrets_needed": sorted(needed),
+                    "problems": problems})
         return 1 if problems else 0
-    console.print(f"[green]Settings are valid[/] ({len(settings.products)} products, {len(settings.intermediates)} intermediates).")
-    console.print(f"Keyring: {secrets.backend_name()} " + ("[green](usable)[/]" if usable else "[red](not usable)[/]"))
+    console.print(f"[green]Settings are valid[/] ({len(settings.products)} products, "
+                  f"{len(settings.intermediates)} intermediates; "
+                  + (escape(", ".join(settings.sources)) if settings.sources else "embedded defaults") + ").")
+    console.print(f"Keyring: {escape(secrets.backend_name())} " + ("[green](usable)[/]" if usable else "[red](not usable)[/]"))
     if usable:
-        table = Table("Secret", "Set")
+        table = Table("Secret", "Needed by these settings", "Set")
         for name, what in _SECRET_NAMES.items():
-            table.add_row(f"{name} ({what})", "[green]yes[/]" if stored[name] else "[dim]no[/]")
+            mark = "[green]yes[/]" if stored[name] else ("[red]no[/]" if name in needed else "[dim]no[/]")
+            table.add_row(f"{name} ({what})", escape(needed.get(name, "-")), mark)
         console.print(table)
     for problem in problems:
-        console.print(f"[red]{problem}[/]")
+        console.print(f"[red]Problem:[/] {escape(problem)}")
+    if not problems:
+        console.print("[green]Everything these settings need is in place.[/]")
     return 1 if problems else 0
 
 

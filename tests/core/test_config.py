@@ -60,6 +60,20 @@ def test_site_file_is_overridden_by_user_file(certbench_home):
         ('[[intermediates]]\nname = "a"\ngroup = "bad group!"\n', "group ids allow only"),
         ('[bench]\ncn_template = "{model}"\n', "bench.cn_template"),
         ("[bench\n", "not valid TOML"),
+        ('[[intermediates]]\nname = "a"\nsource = "file"\n', "'intermediates[0].certificate_file' is required"),
+        ('[[intermediates]]\nname = "a"\nterm_days = 0\n', "'intermediates[0].term_days' must be a positive"),
+        ('[[products]]\nmodel = "MX_200"\nintermediate = "medicorp-ica-1"\n',
+         "'products[0].model' is 'MX_200', which cannot go into a device name: The device name 'mx_200-1' contains '_'"),
+        ('[bench]\nleaf_validity_days = -5\n', "'bench.leaf_validity_days' is -5"),
+        ('[bench]\nworkstation = ""\n', "'bench.workstation' must be 1 to 64"),
+        ('[iotcentral]\ntimeout_seconds = 0\n', "'iotcentral.timeout_seconds' is 0"),
+        ('[sectigo]\npoll_limit_seconds = -1\n', "'sectigo.poll_limit_seconds' is -1"),
+        ('[iotcentral]\nsubdomain = "medicorp.azureiotcentral.com"\n', "'iotcentral.subdomain' is 'medicorp.azure"),
+        ('[iotcentral]\nbase_url = "ftp//x"\n', "'iotcentral.base_url' is 'ftp//x', which is not a web address"),
+        ('[registry]\nurl = "mysql://bench:pw@db/certbench"\n', "'registry.url' is 'mysql://bench:***@db/certbench'"),
+        ('[[products]]\nmodel = "a"\nintermediate = "medicorp-ica-1"\ngtins = ["09506000134352"]\n'
+         '[[products]]\nmodel = "b"\nintermediate = "medicorp-ica-1"\ngtins = ["09506000134352"]\n',
+         "GTIN 09506000134352 belongs to both 'a' and 'b'"),
     ],
 )
 def test_invalid_settings_name_the_key(certbench_home, text, expected):
@@ -67,6 +81,17 @@ def test_invalid_settings_name_the_key(certbench_home, text, expected):
     with pytest.raises(ConfigError) as info:
         config.load_settings()
     assert expected in info.value.message
+    # Every refusal says what to do, and nothing secret is echoed back.
+    assert info.value.hint
+    assert "pw@" not in str(info.value)
+
+
+def test_files_named_by_the_settings_are_checked(certbench_home, tmp_path):
+    present = tmp_path / "ca.pem"
+    present.write_text("x")
+    write(certbench_home, f'[iotcentral]\nca_file = "{present}"\n[dps]\nca_file = "{tmp_path / "gone.pem"}"\n')
+    settings = config.load_settings()  # a missing file does not stop loading
+    assert config.missing_files(settings) == [("dps.ca_file", str(tmp_path / "gone.pem"))]
 
 
 def test_invalid_settings_are_not_saved(certbench_home):
