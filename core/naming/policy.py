@@ -51,17 +51,22 @@ def validate_cn(cn: str) -> None:
             "Check that the barcode holds a serial number and the product model is configured.",
             rule="empty",
         )
-    for index, ch in enumerate(cn):
-        if ch not in ALLOWED:
-            hint = "Only lowercase letters a-z, digits 0-9 and '-' are allowed in a device name."
-            if ch.isalpha() and ch.lower() in ALLOWED:
-                hint = "Device names are lowercase; normalise the text first (normalize_cn)."
-            raise NamingError(
-                f"The device name '{cn}' contains {_describe(ch)} at position {index + 1}.",
-                hint,
-                rule="character",
-                position=index + 1,
-            )
+    bad = [(index, ch) for index, ch in enumerate(cn) if ch not in ALLOWED]
+    if bad:
+        # Every offending character at once: fixing them one refusal at a time wastes scans.
+        index, ch = bad[0]
+        hint = "Only lowercase letters a-z, digits 0-9 and '-' are allowed in a device name."
+        if all(c.isalpha() and c.lower() in ALLOWED for _, c in bad):
+            hint = "Device names are lowercase; normalise the text first (normalize_cn)."
+        places = [f"{_describe(c)} at position {i + 1}" for i, c in bad[:5]]
+        listed = places[0] if len(places) == 1 else ", ".join(places[:-1]) + " and " + places[-1]
+        more = f" (and {len(bad) - 5} more)" if len(bad) > 5 else ""
+        raise NamingError(
+            f"The device name '{cn}' contains {listed}{more}.",
+            hint,
+            rule="character",
+            position=index + 1,
+        )
     if len(cn) > MAX_CN_LENGTH:
         raise NamingError(
             f"The device name '{cn}' is {len(cn)} characters long; at most {MAX_CN_LENGTH} are allowed.",

@@ -47,6 +47,17 @@ def test_a_bad_character_is_named_with_its_position(before, bad, after):
     assert f"position {len(before) + 1}" in info.value.message
 
 
+def test_every_bad_character_is_named_at_once():
+    with pytest.raises(NamingError) as info:
+        validate_cn("mx_200/sn 1")
+    assert info.value.message == (
+        "The device name 'mx_200/sn 1' contains '_' at position 3, '/' at position 7 and a space at position 10."
+    )
+    assert info.value.position == 3
+    with pytest.raises(NamingError, match=r"'\.' at position 10 \(and 1 more\)\."):
+        validate_cn("a.b.c.d.e.f.g")
+
+
 def test_space_and_control_characters_are_described_in_words():
     with pytest.raises(NamingError, match="a space at position 3"):
         validate_cn("ab cd")
