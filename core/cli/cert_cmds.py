@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 from rich.markup import escape
+from rich.markup import escape
 from rich.table import Table
 
 from certbench.core.cli.output import console, json_option, print_json
@@ -79,8 +80,7 @@ def verify_chain(leaf: Path, anchors: tuple[Path, ...], untrusted: tuple[Path, .
     from certbench.core.errors import InputError
 
     certs = load_certificate_file(leaf)
-    chain = order_chain(certs)
-    intermediates = chain[1:] + [c for p in untrusted for c in load_certificate_file(p)]
+    extra = [c for p in untrusted for c in load_certificate_file(p)]
     if anchors:
         trusted = [c for p in anchors for c in load_certificate_file(p)]
         anchor_source = ", ".join(str(p) for p in anchors)
@@ -88,11 +88,19 @@ def verify_chain(leaf: Path, anchors: tuple[Path, ...], untrusted: tuple[Path, .
         from certbench.core.config import load_settings
         from certbench.core.pki.local import LocalCA
 
-        ca = LocalCA.from_settings(load_settings()).ensure()
-        trusted = [ca.root_certificate]
+        # Only read: checking a chain must not create a CA (nor its keyring secret).
+        ca = LocalCA.from_settings(load_settings())
+        if not ca.exists:
+            raise InputError(
+                "No trust anchor was given (--ca) and this machine has no local CA to default to.",
+                "Give the root or intermediate certificate the chain must lead to with --ca FILE.",
+            )
+        trusted = load_certificate_file(ca.directory / "root.pem")
         anchor_source = "the local CA root"
     try:
-        report = validate_client_chain(chain[0], intermediates, trusted)
+        # A file whose certificates are not one chain is an invalid chain too (exit 1).
+        chain = order_chain(certs)
+        report = validate_client_chain(chain[0], chain[1:] + extra, trusted)
     except InputError as exc:
         if as_json:
             print_json({"valid": False, "reason": exc.message, "hint": exc.hint})

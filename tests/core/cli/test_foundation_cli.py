@@ -243,3 +243,21 @@ def test_config_check_json_on_invalid_settings_and_hints_keep_brackets(home):
     # The hint quotes a TOML table header; printed for people it must not vanish as markup.
     result = certbench("config", "check", home=home, env_extra={"COLUMNS": "400"})
     assert result.returncode == 4 and "Write it as [bench] with keys below it." in result.stderr
+
+
+def test_verify_chain_without_anchor_or_with_a_mixed_file(home, tmp_path):
+    chain, root = _ca_chain(400)
+    other, _ = _ca_chain(400)
+    (tmp_path / "leaf.pem").write_text(chain)
+    # No --ca and no local CA: refused, and nothing is created by looking.
+    result = certbench("cert", "verify-chain", str(tmp_path / "leaf.pem"), home=home, env_extra={"COLUMNS": "400"})
+    assert result.returncode == 3 and "no local CA to default to" in result.stderr
+    assert not (home / "data" / "local-ca").exists()
+    # Certificates of two chains in one file are an invalid chain (exit 1), told in JSON too.
+    (tmp_path / "mixed.pem").write_text(chain + other)
+    (tmp_path / "root.pem").write_text(root)
+    result = certbench("cert", "verify-chain", str(tmp_path / "mixed.pem"), "--ca", str(tmp_path / "root.pem"),
+                       "--json", home=home)
+    assert result.returncode == 1, result.stderr
+    data = json.loads(result.stdout)
+    assert data["valid"] is False and data["reason"]
