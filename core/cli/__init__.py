@@ -51,6 +51,11 @@ def _assemble() -> click.Group:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from certbench.core.logs import setup_logging
+
+    # Log records go to the rotating, redacted log file, never as raw lines into a command's
+    # output (which scripts parse with --json).
+    setup_logging()
     group = _assemble()
     args = sys.argv[1:] if argv is None else argv
     if args and args[0] == "--self-test":

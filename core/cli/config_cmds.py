@@ -109,7 +109,12 @@ def check(as_json: bool) -> int:
 @click.argument("name", type=click.Choice(sorted(_SECRET_NAMES)))
 def set_secret(name: str) -> None:
     """Store a secret in the OS keyring (typed without echo, or piped on stdin)."""
-    value = click.prompt(f"{_SECRET_NAMES[name]}", hide_input=True)
+    import sys
+
+    if sys.stdin.isatty():
+        value = click.prompt(f"{_SECRET_NAMES[name]}", hide_input=True)
+    else:  # piped in by a deployment script: no prompt, no echo warning
+        value = sys.stdin.readline()
     secrets.set_secret(name, value.strip())
     console.print(f"Stored '{name}' in {secrets.backend_name()}.")
 
