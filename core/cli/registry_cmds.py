@@ -41,10 +41,8 @@ db_option = click.option(
 
 
 def _settings_url() -> str | None:
-    try:
-        from certbench.core.config import load_settings
-    except ImportError:  # pragma: no cover - settings module absent in a stripped build
-        return None
+    from certbench.core.config import load_settings
+
     return load_settings().registry.url or None
 
 
