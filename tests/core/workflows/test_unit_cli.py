@@ -99,3 +99,43 @@ def test_resume_and_reprovision_from_the_command_line(demo, tcp_sim, run):
     assert result.exit_code == 0, result.output
     assert json.loads(result.output[result.output.index("{"):])["generation"] == 2
     assert [o.status for o in orders_for(demo, "mx200-mx2l0005")] == ["REVOKED", "ISSUED"]
+
+
+def test_scans_from_a_serial_scanner_until_it_is_unplugged(demo, tcp_sim, run):
+    import socket
+    import threading
+
+    _, port = tcp_sim("MX2L0006")
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(10)
+
+    def scanner_device() -> None:  # a USB-serial barcode scanner, seen through pyserial's socket://
+        conn, _ = server.accept()
+        with conn:
+            # Opening a port flushes what is already waiting in it (pyserial does, on COM ports
+            # too): the technician scans once Certbench is listening, not in the same instant.
+            threading.Event().wait(1.0)
+            conn.sendall(b"MX2L0006\r")
+            # the unit is provisioned before the scanner is unplugged
+            registry = open_registry(None)
+            try:
+                for _ in range(300):
+                    unit = registry.find_unit("mx200-mx2l0006")
+                    if unit is not None and unit.state.value == "done":
+                        break
+                    threading.Event().wait(0.05)
+            finally:
+                registry.close()
+            conn.shutdown(socket.SHUT_RDWR)
+
+    device = threading.Thread(target=scanner_device, daemon=True)
+    device.start()
+    try:
+        result = run("unit", "provision", "--port", port, "--model", "mx200", "--scanner",
+                     f"socket://127.0.0.1:{server.getsockname()[1]}")
+    finally:
+        device.join(20)
+        server.close()
+    assert "mx200-mx2l0006: done" in result.output, result.output.replace("\n", " | ")
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    assert "scanner" in result.output.lower()
