@@ -19,9 +19,10 @@ def serve_until_interrupted() -> None:
 
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    click.echo("Serving; press Ctrl+C to stop.")
-    sys.stdout.flush()
     try:
+        # Announced inside the try: whoever reads this line may press Ctrl+C at once.
+        click.echo("Serving; press Ctrl+C to stop.")
+        sys.stdout.flush()
         while not stop.wait(1.0):
             pass
     except KeyboardInterrupt:
