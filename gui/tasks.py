@@ -41,24 +41,40 @@ class TaskCancelled(CertbenchError):
         super().__init__("The operation was cancelled.")
 
 
-def _ignore(_value: Any) -> None:
+def _ignore_call() -> None:
     pass
 
 
 class TaskControl:
     """Given to the task's function: progress reporting and the cancellation flag. Both are
-    safe to use from the worker thread."""
+    safe to use from the worker thread.
 
-    def __init__(self, emit_progress: Callable[[Any], None], cancel_event: threading.Event) -> None:
+    Progress values queue here and one queued signal carries all that arrived until the GUI
+    thread takes them: a burst of events costs the GUI thread one wake-up (and one wait for
+    the GIL the workers hold), not one per value."""
+
+    def __init__(self, emit_progress: Callable[[], None], cancel_event: threading.Event) -> None:
         self._emit = emit_progress
         self._cancel = cancel_event
+        self._lock = threading.Lock()
+        self._pending: list[Any] = []
 
     def progress(self, value: Any) -> None:
-        self._emit(value)
+        with self._lock:
+            self._pending.append(value)
+            first = len(self._pending) == 1
+        if first:
+            self._emit()
+
+    def take_progress(self) -> list[Any]:
+        """On the GUI thread: the values queued so far, oldest first."""
+        with self._lock:
+            values, self._pending = self._pending, []
+        return values
 
     def detach(self) -> None:
         """After the function returned: late progress calls are dropped."""
-        self._emit = _ignore
+        self._emit = _ignore_call
 
     @property
     def cancelled(self) -> bool:
@@ -75,7 +91,7 @@ class _Relay(QObject):
 
     succeeded = Signal(object)
     failed = Signal(object)
-    progressed = Signal(object)
+    progressed = Signal()  # values are in the TaskControl's queue
     done = Signal()
 
 
@@ -98,6 +114,7 @@ class Task(QObject):
         self._finally: Callable[[], None] | None = None
         self._cancel = threading.Event()
         self._relay: _Relay | None = None
+        self._control: TaskControl | None = None
         self.running = False
         self.finished = False
         self.result: Any = None
@@ -138,6 +155,7 @@ class Task(QObject):
         self.running = True
         (runner or task_runner()).track(self)
         control = TaskControl(relay.progressed.emit, self._cancel)
+        self._control = control
         fn, name = self._fn, self.name
         # The worker drops its reference before it ends, so the relay is always destroyed on
         # the GUI thread (by the Task), never on the worker.
@@ -195,9 +213,12 @@ class Task(QObject):
 
         report_exception(exc, parent=self._parent if isinstance(self._parent, QObject) else None)
 
-    @Slot(object)
-    def _deliver_progress(self, value: Any) -> None:
-        if self._progress and self._parent_alive():
+    @Slot()
+    def _deliver_progress(self) -> None:
+        values = self._control.take_progress() if self._control is not None else []
+        for value in values:
+            if not (self._progress and self._parent_alive()):
+                return
             self._progress(value)
 
     @Slot()

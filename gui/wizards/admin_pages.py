@@ -38,6 +38,7 @@ from certbench.core.workflows.ca_verification import STEPS
 from certbench.gui.errors import describe
 from certbench.gui.resources import icon, pixmap
 from certbench.gui.tasks import Task
+from certbench.gui.widgets.progress import set_progress
 from certbench.gui.widgets.status import StatusLabel
 from certbench.gui.widgets.steps import StepList
 
@@ -505,7 +506,7 @@ class RunPage(QWizardPage):
 
     def _progress(self, event) -> None:
         self.steps.apply(event)
-        self.bar.setValue(self.steps.finished_count())
+        set_progress(self.bar, self.steps.finished_count())
         if event.status in ("started", "done"):
             self.message.set_state("pending", event.message)
 

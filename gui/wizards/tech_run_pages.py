@@ -25,6 +25,7 @@ from certbench.core.workflows.unit_errors import KeyLost
 from certbench.core.workflows.unit_provisioning import STEPS
 from certbench.gui.errors import describe
 from certbench.gui.resources import icon, pixmap
+from certbench.gui.widgets.progress import set_progress
 from certbench.gui.widgets.status import StatusLabel
 from certbench.gui.widgets.steps import StepList
 
@@ -125,8 +126,8 @@ class ProvisionPage(QWizardPage):
                 self._new_transfer(event)
             elif event.step == "stage" and event.status == "done" and self.transfer_bars:
                 bar = self.transfer_bars[-1]
-                bar.setValue(bar.maximum())
-        self.bar.setValue(self.steps.finished_count())
+                set_progress(bar, bar.maximum())
+        set_progress(self.bar, self.steps.finished_count())
         state = {"failed": "fail", "done": "pending", "started": "pending", "skipped": "pending"}[event.status]
         if state == self.now.state:
             self.now.label.setText(event.message)  # the icon stays: no need to render it again
@@ -149,9 +150,8 @@ class ProvisionPage(QWizardPage):
     def _transfer(self, event: ProgressEvent) -> None:
         if not self.transfer_bars:
             self._new_transfer(event)
-        bar = self.transfer_bars[-1]
-        bar.setRange(0, max(int(event.detail.get("bytes_total") or 0), 1))
-        bar.setValue(int(event.detail.get("bytes_done") or 0))
+        set_progress(self.transfer_bars[-1], int(event.detail.get("bytes_done") or 0),
+                     max(int(event.detail.get("bytes_total") or 0), 1))
 
     def _finished(self) -> None:
         wizard = self.wizard()

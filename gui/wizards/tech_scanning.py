@@ -1,13 +1,21 @@
 """Scans reaching a technician wizard: a keyboard-wedge scanner's burst of keys, wherever the
 focus is in the wizard, and a USB-serial scanner on a COM port. Both end in `scanned(text)`.
 
-Keyboard wedge: an application-level event filter sees every key press in the wizard's
-window and feeds `core.naming.scanner.WedgeDetector`, which tells a scanner (a character
+Keyboard wedge: an event filter on the wizard and on its focused widget (keys go to the focus
+widget, then up to its parents) sees every key press in the wizard's window and feeds
+`core.naming.scanner.WedgeDetector`, which tells a scanner (a character
 every few ms, then Enter, framed by the configured prefix/suffix) from a person. A detected
 scan's Enter is swallowed (it must not press the wizard's default button), the burst is
 removed again from the text field it may have landed in, and the characters of a burst are
 kept away from widgets that are not text fields (a space would press a focused button).
 A person's keys go where they always go.
+
+Not an application-wide filter: that would run Python for every event of the application
+(each paint of each widget), and every one of those calls waits for the GIL the workflow
+threads hold; with four wizards open that made a repaint of the provisioning page stall the
+GUI thread for tens of ms (bench/gui_responsiveness). The focus widget is followed through
+`QApplication.focusChanged`: a keyboard (or scanner) types into the active window's focus
+widget, and that signal fires whenever it changes.
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ from __future__ import annotations
 import logging
 import time
 
+import shiboken6
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QLineEdit, QPlainTextEdit, QTextEdit, QWidget
@@ -49,21 +58,46 @@ class WedgeFilter(QObject):
         self.detector = detector
         self._last: tuple | None = None  # (receiver, key, text, timestamp, swallowed) of the last key press
         self._last_char_at: float | None = None
+        self._watched: QWidget | None = None  # the focus widget inside the window, when there is one
         self.installed = False
 
     def install(self) -> None:
         if not self.installed:
-            QApplication.instance().installEventFilter(self)
+            self.window.installEventFilter(self)  # keys when nothing inside has the focus, and propagated ones
+            QApplication.instance().focusChanged.connect(self._focus_changed)
             self.installed = True
+            self._watch(QApplication.focusWidget() or self.window.focusWidget())
 
     def remove(self) -> None:
         if self.installed:
-            QApplication.instance().removeEventFilter(self)
+            QApplication.instance().focusChanged.disconnect(self._focus_changed)
+            self.window.removeEventFilter(self)
+            self._watch(None)
             self.installed = False
         self.detector.reset()
 
+    def watched(self) -> QWidget | None:
+        return self._watched
+
+    def _focus_changed(self, _old: QWidget | None, now: QWidget | None) -> None:
+        if now is not None and now.window() is self.window:
+            self._watch(now)
+
+    def _watch(self, widget: QWidget | None) -> None:
+        if widget is self._watched:
+            return
+        if self._watched is not None and shiboken6.isValid(self._watched):
+            self._watched.removeEventFilter(self)
+        self._watched = None
+        if widget is not None and widget is not self.window and widget.window() is self.window:
+            widget.installEventFilter(self)
+            self._watched = widget
+
     # -- the filter ------------------------------------------------------------------------------
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        if event.type() == QEvent.Type.WindowActivate and obj is self.window:
+            self._watch(self.window.focusWidget())
+            return False
         if event.type() != QEvent.Type.KeyPress or not isinstance(obj, QWidget):
             return False
         if not _within(obj, self.window):
@@ -141,7 +175,9 @@ def type_burst(target: QWidget, text: str, *, interval_ms: int = 4, on_done=None
     """Send `text` + Enter to `target` as a keyboard-wedge scanner does: one key press and
     release every `interval_ms` ms, posted through the event loop (so the event filter sees
     them exactly like real keys). Each key carries the time the scanner "pressed" it, as the
-    platform's events do: a busy GUI thread may deliver them late, never closer together."""
+    platform's events do: a busy GUI thread may deliver them late, never closer together.
+    A scanner types into the active window, so `target`'s window is activated first."""
+    target.window().activateWindow()
     keys = [*text, "\r"]
     clock = [int(time.monotonic() * 1000)]
     timer = QTimer(target)

@@ -176,3 +176,24 @@ def test_signal_emit_keeps_reference_counts_intact(qtbot):
     for i in range(100):
         emitter.fired.emit(i)
     assert sys.getrefcount(True) - before > -50
+
+
+def test_a_burst_of_progress_reaches_the_gui_thread_in_one_delivery(qtbot):
+    """Values sent while the GUI thread is busy are delivered together, in order: one wake-up
+    of the GUI thread (and one wait for the GIL) per burst, not one per value."""
+    sent = threading.Event()
+
+    def work(ctl):
+        for i in range(100):
+            ctl.progress(i)
+        sent.set()
+
+    values, deliveries = [], []
+    task = Task(None, work).on_progress(values.append)
+    deliver = task._deliver_progress
+    task._deliver_progress = lambda: (deliveries.append(1), deliver())
+    task.start()
+    assert sent.wait(5)  # the GUI thread has not run its event loop meanwhile
+    qtbot.waitUntil(lambda: task.finished, timeout=5000)
+    assert values == list(range(100))
+    assert deliveries == [1]

@@ -12,7 +12,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication, QWizard
+from PySide6.QtWidgets import QApplication, QLineEdit, QWizard
 
 from certbench.core.demo import DemoServices
 from certbench.core.http import RetryPolicy
@@ -330,6 +330,37 @@ def test_burst_with_prefix_and_suffix_from_settings(qtbot, demo, env):
     wizard.back()
     burst(qtbot, focus(wizard), gs1(demo, "mx200", "MX2G0009"))
     assert len(scans) == 1
+
+
+def test_the_scanner_filter_follows_the_focus_and_stays_in_its_window(qtbot, demo, env):
+    """The wedge filter sits on the wizard and its focus widget (not on every event of the
+    application, which made the GUI thread wait for the GIL on each paint): it follows the
+    focus, and keys typed into another window are not the wizard's."""
+    demo.add_instrument("mx200", "MX2G0011")
+    wizard = open_wizard(qtbot, demo, env)
+    wizard.next()
+    typed = wizard.scan_page.typed
+    typed.setFocus()
+    qtbot.waitUntil(lambda: wizard.wedge.watched() is typed, timeout=WAIT)
+    cancel = wizard.button(QWizard.WizardButton.CancelButton)
+    cancel.setFocus()
+    qtbot.waitUntil(lambda: wizard.wedge.watched() is cancel, timeout=WAIT)
+    scans = []
+    wizard.scan_received.connect(scans.append)
+    other = QLineEdit()
+    qtbot.addWidget(other)
+    other.show()
+    other.activateWindow()
+    other.setFocus()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is other, timeout=WAIT)
+    burst(qtbot, other, gs1(demo, "mx200", "MX2G0011"))
+    assert scans == [] and other.text().endswith("MX2G001110DEMO1")
+    assert wizard.wedge.watched() is cancel
+    wizard.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is cancel, timeout=WAIT)
+    burst(qtbot, cancel, gs1(demo, "mx200", "MX2G0011"))
+    assert scans == [gs1(demo, "mx200", "MX2G0011")]
+    to_confirm_ready(qtbot, wizard)
 
 
 def test_a_serial_scanner_on_a_com_port(qtbot, demo, env):
