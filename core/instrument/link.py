@@ -51,6 +51,11 @@ HOST_MAX_FRAME = 4096
 MAX_OUTSTANDING = 8
 MAX_RESPONSE_WIRE = 64  # for timeout arithmetic: a typical answer, not the largest possible
 
+# How long an instrument may keep answering IN_PROGRESS before the host gives up (spec 5.4):
+# without a bound, firmware stuck in a loop that still sends keep-alives would hang the bench.
+BUSY_LIMITS = {Cmd.KEYGEN: 120.0, Cmd.COMMIT: 30.0, Cmd.REGISTER: 90.0}
+DEFAULT_BUSY_LIMIT = 10.0
+
 
 class SessionLost(Exception):
     """The instrument answered NO_SESSION: it restarted. The caller says HELLO again and
@@ -66,6 +71,7 @@ class LinkStats:
     stale_responses: int = 0
     bytes_sent: int = 0
     bytes_received: int = 0
+    echoes: int = 0  # request-shaped frames received: the port sends back what we send
 
 
 class Source(Protocol):
@@ -91,6 +97,7 @@ class _Pending:
     order: int
     tries: int = 0
     sent_len: int = 0  # wire bytes of the last transmission, leading delimiter included
+    busy_since: float | None = None  # first IN_PROGRESS for this request
 
 
 @dataclass
@@ -125,6 +132,7 @@ class Link:
     response_timeout: float = 0.3  # the instrument answers within 0.2 s; a margin for OS scheduling
     max_retries: int = 8
     on_wire: Callable[[str, bytes], None] | None = None  # tracing hook: ("tx"|"rx", bytes)
+    busy_limits: dict[int, float] = field(default_factory=lambda: dict(BUSY_LIMITS))
     stats: LinkStats = field(default_factory=LinkStats)
 
     def __post_init__(self) -> None:
@@ -240,6 +248,7 @@ class Link:
     def _run(self, source: Source) -> None:
         oversize_before = self.decoder.stats.oversize
         damaged_before = self._damaged()
+        received_before = self.stats.bytes_received
         last_rx = time.monotonic()
         self._fill(source)
         while self._outstanding or not source.finished():
@@ -264,9 +273,10 @@ class Link:
                 continue
             self.stats.timeouts += 1
             head = next(iter(self._outstanding.values()))
-            # Damaged frames arriving mean a live instrument on a noisy line: keep trying
-            # longer than for a silent one.
-            limit = self.max_retries * 4 if self._damaged() > damaged_before else self.max_retries
+            # Damaged frames arriving from an instrument that has answered before mean a live
+            # instrument on a noisy line: keep trying longer than for a silent one.
+            noisy = self._damaged() > damaged_before and self.decoder.stats.frames > 0
+            limit = self.max_retries * 4 if noisy else self.max_retries
             if head.tries > limit:
                 self._outstanding.clear()
                 if self.decoder.stats.oversize > oversize_before:
@@ -274,16 +284,35 @@ class Link:
                         "The instrument sent a frame larger than Certbench accepts.",
                         "Its firmware does not follow the protocol specification: report it to the firmware team.",
                     )
-                raise InstrumentNoAnswer(
-                    f"The instrument on {self.transport.description} did not answer "
-                    f"({_cmd_name(head.cmd)}, {head.tries} attempts).",
-                    CABLE_HINT,
-                )
+                raise self._no_answer(head, self.stats.bytes_received - received_before)
             log.debug("timeout: resending %d request(s)", len(self._outstanding))
             for pending in list(self._outstanding.values()):
                 self.stats.retransmits += 1
                 self._send(pending)
             last_rx = time.monotonic()
+
+    def _no_answer(self, head: _Pending, received: int) -> InstrumentNoAnswer:
+        """Silence, an echo and a stream of bytes that are not frames have different causes:
+        say which one the technician is looking at."""
+        where = self.transport.description
+        if self.stats.echoes:
+            return InstrumentNoAnswer(
+                f"The port {where} sends back what Certbench sends (an echo), and no instrument answers.",
+                "This is not an instrument's service port, or a loopback plug or terminal adapter is "
+                "connected: check the port (certbench instrument ports --probe) and the cable.",
+            )
+        if received:
+            return InstrumentNoAnswer(
+                f"Something on {where} sends data, but not in the provisioning protocol "
+                f"({received} bytes, no valid frame; {_cmd_name(head.cmd)}, {head.tries} attempts).",
+                "Check the baud rate (--baud; instruments use 115200 unless their manual says otherwise), "
+                "that this is the instrument's service port and not another device or console, and that "
+                "the instrument is in service mode.",
+            )
+        return InstrumentNoAnswer(
+            f"The instrument on {where} did not answer ({_cmd_name(head.cmd)}, {head.tries} attempts).",
+            CABLE_HINT,
+        )
 
     def _damaged(self) -> int:
         st = self.decoder.stats
@@ -294,6 +323,8 @@ class Link:
         try:
             response = parse_response(payload)
         except MessageError:
+            if payload and not payload[0] & 0x80:
+                self.stats.echoes += 1  # an instrument never sends requests: our own frame came back
             return False
         pending = self._outstanding.get(response.seq)
         if pending is None:
@@ -306,6 +337,18 @@ class Link:
                 "Its firmware does not follow the protocol specification: report it to the firmware team.",
             )
         if response.result == Result.IN_PROGRESS:
+            now = time.monotonic()
+            if pending.busy_since is None:
+                pending.busy_since = now
+            limit = self.busy_limits.get(pending.cmd, DEFAULT_BUSY_LIMIT)
+            if now - pending.busy_since > limit:
+                self._outstanding.clear()
+                raise InstrumentNoAnswer(
+                    f"The instrument on {self.transport.description} has been working on "
+                    f"{_cmd_name(pending.cmd)} for more than {limit:g} s without finishing.",
+                    "Power-cycle the instrument and retry; if it happens again, the instrument needs service "
+                    "(report the firmware version to the firmware team).",
+                )
             return True
         del self._outstanding[response.seq]
         if response.result == Result.NO_SESSION and pending.cmd != Cmd.HELLO:

@@ -60,12 +60,8 @@ class SerialTransport:
                 import socket
 
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except (serial.SerialException, ValueError, OSError) as exc:
-            raise InstrumentPortError(
-                f"Could not open the port {port}: {exc}.",
-                "Check the port name (certbench instrument ports), that no other program "
-                "(a terminal, another Certbench) has it open, and that the cable is plugged in.",
-            ) from None
+        except (serial.SerialException, ValueError, OSError, TypeError) as exc:
+            raise InstrumentPortError(*explain_open_error(port, exc)) from None
         self._timeout = 0.0
 
     def _set_timeout(self, value: float) -> None:
@@ -96,6 +92,56 @@ class SerialTransport:
             self._port.close()
         except Exception:  # noqa: BLE001 - closing a port that is already gone is fine
             pass
+
+
+_PORT_NAMES = "a COM port (COM3), a device (/dev/ttyUSB0) or socket://HOST:PORT / rfc2217://HOST:PORT"
+
+
+def explain_open_error(port: str, exc: BaseException) -> tuple[str, str]:
+    """Message and hint for a port that would not open. pyserial's own text names the OS call
+    that failed; a technician needs the cause (no such port, busy, no permission, nothing
+    listening) and what to do about it."""
+    text = str(exc)
+    low = text.lower()
+    errno = getattr(exc, "errno", None)
+    if port.startswith(("socket://", "rfc2217://")):
+        if not _valid_network_url(port):
+            return (f"{port} is not a valid network serial address (it needs a host and a port number).",
+                    f"Use {_PORT_NAMES}, e.g. socket://127.0.0.1:5555 as printed by certbench emulate instrument.")
+        if "refused" in low or errno == 111:
+            return (f"Nothing is listening at {port}.",
+                    "Start the instrument simulator (certbench emulate instrument) or the network serial "
+                    "server, and check the address and port number it printed.")
+        return (f"Could not connect to {port}: {text}.",
+                "Check the address, that the simulator or serial server is running, and the network.")
+    if "protocol" in low and "not known" in low or isinstance(exc, (ValueError, TypeError)):
+        return (f"{port} is not a valid port name or address.", f"Use {_PORT_NAMES}.")
+    if errno == 2 or "no such file" in low or "cannot find the file" in low or "filenotfound" in low:
+        return (f"There is no serial port {port} on this computer.",
+                "List the ports with: certbench instrument ports. If the instrument is not listed, "
+                "unplug and re-plug its USB cable (another port or cable if it still does not appear).")
+    if errno == 16 or "busy" in low or "exclusively lock" in low or "access is denied" in low:
+        return (f"The port {port} is in use by another program.",
+                "Close the other program that has it open (a terminal, another Certbench window), then retry.")
+    if errno == 13 or "permission denied" in low:
+        return (f"Certbench is not allowed to open {port} (permission denied).",
+                "On Linux, add your user to the 'dialout' group and log in again; "
+                "otherwise ask your administrator for access to serial ports.")
+    if errno == 25 or "inappropriate ioctl" in low or "could not configure port" in low:
+        return (f"{port} is not a serial port.", f"Use {_PORT_NAMES}; see certbench instrument ports.")
+    return (f"Could not open the port {port}: {text}.",
+            "Check the port name (certbench instrument ports), that no other program "
+            "(a terminal, another Certbench) has it open, and that the cable is plugged in.")
+
+
+def _valid_network_url(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        return bool(parts.hostname) and parts.port is not None and 0 < parts.port < 65536
+    except ValueError:
+        return False
 
 
 class PipeEnd:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from certbench.core.instrument.framing import FrameDecoder, encode_frame
-from certbench.core.instrument.protocol import RESPONSE_BIT, parse_request
+from certbench.core.instrument.protocol import RESPONSE_BIT, Result, parse_request
 from certbench.core.emulators.instrument.device import Device
 from certbench.core.emulators.instrument.store import PowerLoss
 
@@ -225,7 +225,17 @@ class Connection:
             self._pull_cable()
             raise _CablePulled()
         answers: list[bytes] = []
-        self.device.handle(payload, answers.append)
+
+        def deliver(answer: bytes) -> None:
+            # IN_PROGRESS keep-alives go out while the command runs (spec 5.4: at least every
+            # 200 ms); only final answers wait here for the scripted faults below.
+            if len(answer) > 3 and answer[3] == Result.IN_PROGRESS:
+                if not f.silent:
+                    self._send(answer)
+            else:
+                answers.append(answer)
+
+        self.device.handle(payload, deliver)
         if f.disconnect_at == n:
             f.disconnect_at = None
             self._pull_cable()

@@ -278,3 +278,89 @@ def test_keygen_answer_lost_then_resumed_with_the_same_key(make_sim, connect, sm
     inst = connect(sim)
     inst.provision(small_pki.trust, small_pki.chain_for(leaf))
     assert inst.hashes()[Store.KEY] == key_hash(leaf.public_key())
+
+
+class _FakeLine:
+    """A port with something other than an instrument behind it: `reply(data)` gives what
+    comes back for what was written."""
+
+    description = "test-port"
+
+    def __init__(self, reply) -> None:
+        self.reply = reply
+        self._pending = b""
+
+    def write(self, data: bytes) -> None:
+        self._pending += self.reply(data)
+
+    def read_some(self, timeout: float) -> bytes:
+        out, self._pending = self._pending, b""
+        if not out:
+            time.sleep(min(timeout, 0.01))
+        return out
+
+    def close(self) -> None:
+        pass
+
+
+def test_an_echoing_port_is_told_apart_from_a_silent_one():
+    from certbench.core.instrument import Instrument
+
+    inst = Instrument(_FakeLine(lambda data: data), response_timeout=0.05, max_retries=2)
+    with pytest.raises(InstrumentNoAnswer) as exc:
+        inst.hello()
+    assert "sends back what Certbench sends" in exc.value.message
+    assert "certbench instrument ports" in exc.value.hint
+
+
+def test_bytes_that_are_not_frames_point_at_the_baud_rate_and_give_up_as_soon_as_silence():
+    from certbench.core.instrument import Instrument
+
+    rng = random.Random(7)
+    inst = Instrument(_FakeLine(lambda data: bytes(rng.randrange(256) for _ in range(200))),
+                      response_timeout=0.05, max_retries=2)
+    with pytest.raises(InstrumentNoAnswer) as exc:
+        inst.hello()
+    assert "not in the provisioning protocol" in exc.value.message
+    # Damaged "frames" from something that never answered validly are no noisy instrument:
+    # no extended patience (3 attempts with max_retries=2, not 4 times as many).
+    assert "3 attempts" in exc.value.message
+    assert "baud rate" in exc.value.hint
+
+
+def test_an_instrument_busy_for_ever_is_given_up_within_the_commands_bound(make_sim, connect, small_pki, identities):
+    from certbench.core.instrument.protocol import RegisterResponse, RegisterStatus
+
+    def stuck(request, certs, key):
+        time.sleep(1.5)
+        return RegisterResponse(RegisterStatus.ASSIGNED, "hub", "unit-old", "")
+
+    sim = make_sim(keygen=False, register_handler=stuck)
+    inst = connect(sim)
+    key, chain = identities["old"]
+    inst.provision(small_pki.trust, chain, key)
+    inst.link.busy_limits[Cmd.REGISTER] = 0.5
+    started = time.monotonic()
+    with pytest.raises(InstrumentNoAnswer) as exc:
+        inst.register("0ne000ABCDE")
+    assert time.monotonic() - started < 1.4  # gave up while IN_PROGRESS kept coming
+    assert "working on REGISTER for more than" in exc.value.message
+    assert "Power-cycle" in exc.value.hint
+
+
+def test_a_slow_command_is_kept_alive_by_in_progress_not_retransmitted(make_sim, connect, small_pki, identities):
+    # The simulator must send IN_PROGRESS while it works (spec 5.4), not after: otherwise a
+    # registration longer than the retransmission budget looks like a dead instrument.
+    from certbench.core.instrument.protocol import RegisterResponse, RegisterStatus
+
+    def slow(request, certs, key):
+        time.sleep(1.5)
+        return RegisterResponse(RegisterStatus.ASSIGNED, "hub", "unit-old", "")
+
+    sim = make_sim(keygen=False, register_handler=slow)
+    inst = connect(sim, max_retries=1)
+    key, chain = identities["old"]
+    inst.provision(small_pki.trust, chain, key)
+    retransmits = inst.link.stats.retransmits
+    assert inst.register("0ne000ABCDE").status == RegisterStatus.ASSIGNED
+    assert inst.link.stats.retransmits == retransmits
