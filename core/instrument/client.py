@@ -35,6 +35,7 @@ from certbench.core.instrument.protocol import (
     MIN_PROTOCOL_VERSION,
     PROTOCOL_VERSION,
     SIGN_CONTEXT,
+    SUBJECT_LIMITS,
     WIPE_MAGIC,
     Capability,
     Cmd,
@@ -198,6 +199,13 @@ class Instrument:
             if code is None:
                 raise InstrumentRefused(Cmd.KEYGEN, Result.BAD_REQUEST, f"The subject attribute {name!r} cannot be sent to an instrument.",
                                         f"Use only {', '.join(_SUBJECT_ATTRS)}.")
+            low, high = SUBJECT_LIMITS[code]
+            if not low <= len(value) <= high:
+                size = f"exactly {low}" if low == high else f"{low} to {high}"
+                raise InstrumentRefused(
+                    Cmd.KEYGEN, Result.BAD_REQUEST,
+                    f"The subject's {name} {value!r} has {len(value)} characters; certificates allow {size}.",
+                    "Shorten it: check the product's CN template and subject settings.")
             encoded.append((int(code), value))
         body = KeygenRequest(int(alg), tuple(encoded), KEYGEN_REUSE if reuse else 0).encode()
         response = _decode(KeygenResponse.decode, self._call(Cmd.KEYGEN, body).body)

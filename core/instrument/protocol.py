@@ -119,6 +119,18 @@ class SubjectAttr(IntEnum):
     ST = 0x07
 
 
+# Length in characters of each subject value (RFC 5280 upper bounds; C is exactly two letters).
+SUBJECT_LIMITS = {
+    SubjectAttr.CN: (1, 64),
+    SubjectAttr.O: (1, 64),
+    SubjectAttr.OU: (1, 64),
+    SubjectAttr.C: (2, 2),
+    SubjectAttr.SERIAL_NUMBER: (1, 64),
+    SubjectAttr.L: (1, 128),
+    SubjectAttr.ST: (1, 128),
+}
+
+
 class RegisterStatus(IntEnum):
     ASSIGNED = 0x00
     NOT_AUTHORIZED = 0x01
@@ -562,7 +574,7 @@ class RegisterResponse:
     message: str = ""
 
     def encode(self) -> bytes:
-        return Writer().u8(self.status).str8(self.assigned_hub).str8(self.device_id).str8(self.message[:255]).build()
+        return Writer().u8(self.status).str8(self.assigned_hub).str8(self.device_id).str8(_clip_utf8(self.message, 255)).build()
 
     @classmethod
     def decode(cls, body: bytes) -> RegisterResponse:
@@ -588,3 +600,8 @@ class CommitResponse:
         out = cls(tuple(r.u8() for _ in range(r.u8())))
         r.end()
         return out
+
+
+def _clip_utf8(text: str, limit: int) -> str:
+    """At most `limit` bytes of UTF-8, cut at a character boundary (str8 counts bytes)."""
+    return text.encode("utf-8")[:limit].decode("utf-8", errors="ignore")

@@ -35,6 +35,7 @@ from certbench.core.instrument.protocol import (
     PROTOCOL_VERSION,
     SHA256_SIZE,
     SIGN_CONTEXT,
+    SUBJECT_LIMITS,
     UNLOCK_CHALLENGE_SIZE,
     WIPE_MAGIC,
     Alg,
@@ -285,7 +286,7 @@ class Device:
             raise Refused(Result.UNSUPPORTED_ALGORITHM)
         attrs = []
         for code, value in req.subject:
-            if code not in _OIDS or not value:
+            if code not in _OIDS or not SUBJECT_LIMITS[SubjectAttr(code)][0] <= len(value) <= SUBJECT_LIMITS[SubjectAttr(code)][1]:
                 raise Refused(Result.BAD_REQUEST)
             try:
                 attrs.append(x509.NameAttribute(_OIDS[SubjectAttr(code)], value))

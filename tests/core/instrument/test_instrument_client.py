@@ -10,7 +10,7 @@ from cryptography import x509
 from certbench.core.instrument import Instrument, Result, Store
 from certbench.core.instrument.canonical import canonical_certificates, key_hash, key_store_bytes, sha256
 from certbench.core.instrument.errors import InstrumentRefused, VerificationFailed, WrongInstrument
-from certbench.core.instrument.protocol import Capability, RegisterResponse, RegisterStatus
+from certbench.core.instrument.protocol import Alg, Capability, Cmd, RegisterResponse, RegisterStatus
 from certbench.core.x509.keys import generate_key
 
 
@@ -267,3 +267,27 @@ def test_find_instrument_by_what_it_says_not_by_port(make_sim, tmp_path):
     assert find_instrument("SN-B", [a, b, dead]) == b
     with pytest.raises(WrongInstrument):
         find_instrument("SN-C", [a, b])
+
+
+def test_keygen_subject_values_beyond_certificate_limits(make_sim, connect):
+    inst = connect(make_sim())
+    with pytest.raises(InstrumentRefused) as exc:
+        inst.keygen("ec-p256", "u" * 65)
+    assert "65 characters; certificates allow 1 to 64" in exc.value.message and "CN template" in exc.value.hint
+    with pytest.raises(InstrumentRefused) as exc:
+        inst.keygen("ec-p256", {"CN": "unit-1", "C": "USA"})
+    assert "allow exactly 2" in exc.value.message
+    # The instrument enforces the same limits on its own (spec: KEYGEN): BAD_REQUEST.
+    from certbench.core.instrument.protocol import KeygenRequest, SubjectAttr
+
+    body = KeygenRequest(Alg.EC_P256, ((SubjectAttr.CN, "unit-1"), (SubjectAttr.O, "o" * 65))).encode()
+    assert inst._call(Cmd.KEYGEN, body, check=False).result == Result.BAD_REQUEST
+    assert inst.status().pending_alg == 0  # nothing was made
+
+
+def test_register_message_is_clipped_to_255_bytes_at_a_character_boundary():
+    from certbench.core.instrument.protocol import RegisterResponse
+
+    answer = RegisterResponse(1, "", "", "é" * 200)  # 400 bytes of UTF-8
+    decoded = RegisterResponse.decode(answer.encode())
+    assert decoded.message == "é" * 127
