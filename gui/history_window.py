@@ -44,6 +44,7 @@ from certbench.core.registry.states import IN_PROGRESS
 from certbench.gui.errors import describe
 from certbench.gui.resources import icon
 from certbench.gui.tasks import Task
+from certbench.gui.ui_state import restore_geometry, save_geometry
 from certbench.gui.widgets.status import StatusLabel
 
 PAGE_SIZE = 50
@@ -136,11 +137,13 @@ class HistoryWindow(QWidget):
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self._results())
         splitter.addWidget(self._details())
-        splitter.setStretchFactor(0, 1)
-        splitter.setStretchFactor(1, 1)
+        # The unit's audit trail is what people read here: it gets the larger share.
+        splitter.setStretchFactor(0, 2)
+        splitter.setStretchFactor(1, 3)
         layout.addWidget(splitter, 1)
-        layout.addLayout(self._bottom())
+        self._bottom(layout)
         self.resize(1100, 780)
+        restore_geometry(self, "historyWindow")
         QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self.close)
 
     # -- layout ----------------------------------------------------------------------------------
@@ -271,7 +274,7 @@ class HistoryWindow(QWidget):
         layout.addLayout(actions)
         return box
 
-    def _bottom(self) -> QHBoxLayout:
+    def _bottom(self, layout: QVBoxLayout) -> None:
         row = QHBoxLayout()
         self.export_units_button = QPushButton(self.tr("Export found units (CSV)…"))
         self.export_units_button.setObjectName("exportUnitsButton")
@@ -285,17 +288,19 @@ class HistoryWindow(QWidget):
         self.verify_button.clicked.connect(self.verify_audit)
         for button in (self.export_units_button, self.export_audit_button, self.verify_button):
             row.addWidget(button)
-        status = QVBoxLayout()
+        row.addStretch(1)
+        layout.addLayout(row)
+        # Below the buttons, the whole width: the audit result carries a hash to copy down.
         self.export_status = StatusLabel("pending", "")
         self.export_status.setObjectName("exportStatus")
         self.export_status.hide()
         self.audit_status = StatusLabel("pending", "")
         self.audit_status.setObjectName("auditStatus")
+        self.audit_status.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse
+                                                        | Qt.TextInteractionFlag.TextSelectableByKeyboard)
         self.audit_status.hide()
-        status.addWidget(self.export_status)
-        status.addWidget(self.audit_status)
-        row.addLayout(status, 1)
-        return row
+        layout.addWidget(self.export_status)
+        layout.addWidget(self.audit_status)
 
     # -- searching -------------------------------------------------------------------------------
     def query(self) -> history.UnitQuery:
@@ -550,6 +555,11 @@ class HistoryWindow(QWidget):
         super().showEvent(event)
         if self.result is None:
             self.search()
+
+    def hideEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().hideEvent(event)
+        if not event.spontaneous():
+            save_geometry(self, "historyWindow")
 
 
 def _html(text: str) -> str:

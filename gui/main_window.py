@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 
 # Today's counts are re-read this often (ms) while the window is open.
 UNITS_REFRESH_MS = 60_000
+# The configured services are tested again this often (ms): the Connections row stays true.
+CONNECTIONS_REFRESH_MS = 300_000
 # Actions a technician does not see until the administrator role is unlocked.
 ADMIN_ACTIONS = ("admin_wizard", "settings", "change_password", "lock")
 
@@ -98,8 +100,9 @@ class MainWindow(QMainWindow):
         grid.addWidget(self.intermediates, 0, 1)
         grid.addWidget(self.units, 1, 1)
         grid.addWidget(self.services, 2, 0, 1, 2)
-        grid.setColumnStretch(0, 4)
-        grid.setColumnStretch(1, 5)
+        # The intermediates table has the longer columns (name, group / entry, state).
+        grid.setColumnStretch(0, 2)
+        grid.setColumnStretch(1, 3)
         grid.setRowStretch(0, 3)
         grid.setRowStretch(1, 1)
         outer.addWidget(body, 1)
@@ -119,6 +122,10 @@ class MainWindow(QMainWindow):
         self.units_timer = QTimer(self)
         self.units_timer.setInterval(UNITS_REFRESH_MS)
         self.units_timer.timeout.connect(self.refresh_units)
+        self.connections_timer = QTimer(self)
+        self.connections_timer.setInterval(CONNECTIONS_REFRESH_MS)
+        self.connections_timer.timeout.connect(lambda: self.check_connections(self._checked_services))
+        self._checked_services: list[str] = []
         self._restore_state()
 
     # -- actions -------------------------------------------------------------------------------
@@ -145,7 +152,7 @@ class MainWindow(QMainWindow):
         a = self._action("refresh", self.tr("&Refresh"), "refresh", self.refresh,
                          self.tr("Read instruments, intermediates and today's units again."))
         a.setShortcut(QKeySequence.StandardKey.Refresh)
-        self._action("check_connections", self.tr("&Check connections"), None, self.check_connections,
+        self._action("check_connections", self.tr("&Check connections"), None, lambda: self.check_connections(),
                      self.tr("Test IoT Central, Sectigo and the registry now."))
         self._action("unlock", self.tr("&Unlock administrator functions…"), "lock", self.request_unlock,
                      self.tr("Settings and intermediate verification need the administrator password."))
@@ -210,6 +217,7 @@ class MainWindow(QMainWindow):
         else:
             self.refresh()
         self.units_timer.start()
+        self.connections_timer.start()
         if self.settings_problem is not None:
             QTimer.singleShot(0, self._report_settings_problem)
 
@@ -273,14 +281,15 @@ class MainWindow(QMainWindow):
         self._panel_task("units", lambda _ctl: dashboard.todays_units(settings.registry.url or None),
                          self.units.set_counts, self.units.set_error)
         self._panel_task("services", lambda _ctl: dashboard.service_states(settings),
-                         self.services.set_states, lambda _m: None)
+                         self._services_loaded, lambda _m: None)
 
     def refresh_units(self) -> None:
         if "units" not in self._pending_refresh:
             self._panel_task("units", lambda _ctl: dashboard.todays_units(self.settings.registry.url or None),
                              self.units.set_counts, self.units.set_error)
 
-    def _panel_task(self, name: str, fn, shown, failed) -> None:
+    def _panel_task(self, name: str, fn, shown, failed, *, hint: bool = False) -> None:
+        """A dashboard look-up; `failed` gets the message (and, with `hint`, the hint too)."""
         self._pending_refresh.add(name)
 
         def done() -> None:
@@ -288,9 +297,16 @@ class MainWindow(QMainWindow):
             if not self._pending_refresh:
                 self.refreshed.emit()
 
+        def failure(exc: BaseException) -> None:
+            log.warning("Dashboard %s: %s", name, exc)
+            if hint:
+                failed(_message(exc) + (f"\n{exc.hint}" if isinstance(exc, CertbenchError) and exc.hint else ""))
+            else:
+                failed(_message(exc))
+
         Task(self, fn, name=f"dashboard-{name}", keeps_open=False) \
             .on_success(shown) \
-            .on_failure(lambda exc: (log.warning("Dashboard %s: %s", name, exc), failed(_message(exc)))) \
+            .on_failure(failure) \
             .on_finished(done) \
             .start()
 
@@ -304,7 +320,16 @@ class MainWindow(QMainWindow):
                 .on_failure(lambda exc: log.warning("IoT Central status: %s", exc)) \
                 .start()
 
-    def check_connections(self) -> None:
+    def _services_loaded(self, states) -> None:
+        """Each configured service in use is tested at once (a look-up on the task runner):
+        the Connections row says whether it answers, not only how it is configured."""
+        self.services.set_states(states)
+        self._checked_services = [state.service for state in states if state.configured and state.used]
+        self.check_connections(self._checked_services)
+
+    def check_connections(self, services: list[str] | None = None) -> None:
+        """Test `services` (all three when None: the menu's "Check connections") with one real
+        call each, off the GUI thread; part of the refresh, so `refreshed` waits for them."""
         from certbench.core import connection_checks
 
         checks = {
@@ -313,13 +338,16 @@ class MainWindow(QMainWindow):
             "registry": lambda s: connection_checks.check_registry(s.registry),
         }
         settings = self.settings
-        for service, check in checks.items():
+        for service in (list(checks) if services is None else services):
+            if f"check-{service}" in self._pending_refresh:
+                continue  # its answer is on the way
             self.services.set_checking(service)
-            Task(self, lambda _ctl, c=check: c(settings), name=f"check-{service}", keeps_open=False) \
-                .on_success(lambda text, s=service: self.services.set_checked(s, True, text)) \
-                .on_failure(lambda exc, s=service: self.services.set_checked(
-                    s, False, _message(exc), (exc.hint or "") if isinstance(exc, CertbenchError) else "")) \
-                .start()
+            self._panel_task(
+                f"check-{service}", lambda _ctl, c=checks[service]: c(settings),
+                lambda text, s=service: self.services.set_checked(s, True, text),
+                lambda message, s=service: self.services.set_checked(s, False, message),
+                hint=True,
+            )
 
     # -- administrator -------------------------------------------------------------------------
     def request_unlock(self) -> None:
@@ -459,6 +487,7 @@ class MainWindow(QMainWindow):
         runner.cancel_all()  # look-ups still running are abandoned
         self.save_state()
         self.units_timer.stop()
+        self.connections_timer.stop()
         event.accept()
 
     def _ask_close_while_busy(self) -> None:

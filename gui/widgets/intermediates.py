@@ -33,6 +33,7 @@ class IntermediatesPanel(QGroupBox):
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.table.verticalHeader().hide()
+        self.table.setWordWrap(False)  # a narrow window elides the name (full name in its tooltip)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         layout.addWidget(self.table)
@@ -68,7 +69,8 @@ class IntermediatesPanel(QGroupBox):
         if row.verified is None:
             item = QTableWidgetItem(self.tr("not checked"))
             item.setIcon(icon("pending"))
-            item.setToolTip(self.tr("The verification state is read from IoT Central by the administrator functions."))
+            item.setToolTip(self.tr("Not read from IoT Central: its application or API token is not configured "
+                                    "(Settings > IoT Central), or it did not answer."))
         elif row.verified:
             item = QTableWidgetItem(self.tr("verified"))
             item.setIcon(icon("ok"))

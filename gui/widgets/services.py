@@ -36,9 +36,11 @@ class ServicesPanel(QGroupBox):
         for state in states:
             name = self.names[state.service]
             if state.configured:
+                text = (self.tr("{name}: {summary} (not tested)") if state.used else
+                        self.tr("{name}: {summary} (not used: no intermediate comes from Sectigo)"))
                 self.status[state.service].set_state(
-                    "pending", self.tr("{name}: {summary} (not tested)").format(name=name, summary=state.summary),
-                    (state.detail + "\n" if state.detail else "") + self.tr("Use Check connections to test it."),
+                    "pending", text.format(name=name, summary=state.summary),
+                    (state.detail + "\n" if state.detail else "") + self.tr("Bench > Check connections tests it."),
                 )
             else:
                 missing = ", ".join(state.missing)
@@ -47,13 +49,15 @@ class ServicesPanel(QGroupBox):
                     self.tr("Missing: {missing}").format(missing=missing) if missing else "",
                 )
 
-    def set_checked(self, service: str, ok: bool, text: str, hint: str = "") -> None:
+    def set_checked(self, service: str, ok: bool, text: str) -> None:
+        """`text`: what the test said (on failure: the message, then the hint on the next line)."""
         name = self.names[service]
-        self.status[service].set_state(
-            "ok" if ok else "fail",
-            self.tr("{name}: connected").format(name=name) if ok else self.tr("{name}: failed").format(name=name),
-            text + (f"\n{hint}" if hint else ""),
-        )
+        if ok:
+            self.status[service].set_state("ok", self.tr("{name}: connected").format(name=name), text)
+        else:
+            message = text.split("\n", 1)[0]
+            self.status[service].set_state(
+                "fail", self.tr("{name}: failed. {message}").format(name=name, message=message), text)
 
     def set_checking(self, service: str) -> None:
         self.status[service].set_state("pending", self.tr("{name}: checking…").format(name=self.names[service]))

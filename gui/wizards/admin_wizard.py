@@ -13,12 +13,13 @@ workstation (`core.ca_admin.run_verification`).
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
-from PySide6.QtGui import QCloseEvent
+from PySide6.QtGui import QCloseEvent, QHideEvent
 from PySide6.QtWidgets import QWidget, QWizard
 
 from certbench.core import ca_admin
 from certbench.core.config import Settings
 from certbench.gui.resources import pixmap
+from certbench.gui.ui_state import restore_geometry, save_geometry
 from certbench.gui.wizards.admin_pages import ChoosePage, GroupPage, InspectPage, ResultPage, RunPage
 
 PAGE_CHOOSE, PAGE_INSPECT, PAGE_GROUP, PAGE_RUN, PAGE_RESULT = range(5)
@@ -49,6 +50,7 @@ class AdminWizard(QWizard):
             self.setPage(page_id, page)
         self.setStartId(PAGE_CHOOSE)
         self.resize(760, 620)
+        restore_geometry(self, "adminWizard")
 
     @property
     def candidate(self) -> ca_admin.Candidate | None:
@@ -59,6 +61,11 @@ class AdminWizard(QWizard):
         if self.run_page.running:
             return
         super().reject()
+
+    def hideEvent(self, event: QHideEvent) -> None:  # noqa: N802 - Qt's name
+        super().hideEvent(event)
+        if not event.spontaneous():
+            save_geometry(self, "adminWizard")
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
         if self.run_page.running:

@@ -33,6 +33,7 @@ from certbench.core.workflows.unit_provisioning import UnitOutcome, provision_un
 from certbench.core.workflows.unit_steps import ProvisionOptions
 from certbench.gui.resources import pixmap
 from certbench.gui.tasks import Task
+from certbench.gui.ui_state import restore_geometry, save_geometry
 from certbench.gui.wizards import tech_bench
 from certbench.gui.wizards.tech_instrument_page import InstrumentPage
 from certbench.gui.wizards.tech_run_pages import ProvisionPage, ResultPage
@@ -94,6 +95,7 @@ class TechnicianWizard(QWizard):
             self.serial_scanner.failed.connect(self._scanner_failed)
         self.demo_labels_dialog = None
         self.resize(780, 600)
+        restore_geometry(self, "technicianWizard", position=False)
 
     # -- environment (called on worker threads) -------------------------------------------------------
     def bench_env(self) -> BenchEnv:
@@ -253,6 +255,8 @@ class TechnicianWizard(QWizard):
 
     def hideEvent(self, event: QHideEvent) -> None:  # noqa: N802 - Qt's name
         super().hideEvent(event)
+        if not event.spontaneous():
+            save_geometry(self, "technicianWizard")
         if not self.isVisible():
             self.wedge.remove()
 

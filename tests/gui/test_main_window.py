@@ -250,3 +250,62 @@ def test_look_ups_do_not_hold_the_window_open(qtbot):
     assert window.close()
     assert "close_while_busy" not in window.dialogs
     gate.set()
+
+
+def test_connections_are_tested_when_the_dashboard_loads(qtbot, tmp_path):
+    """The Connections row says whether each configured service answers (tested on the task
+    runner as part of the refresh), not just how it is configured; a service that does not
+    answer shows "failed" with the reason, and the hint in the tooltip."""
+    import copy
+
+    from certbench.core.demo import DemoServices, free_loopback_address
+
+    with DemoServices(tmp_path / "services", dps=False, verify=False) as services:
+        window = MainWindow(services.settings, demo=True, demo_services=services)
+        qtbot.addWidget(window)
+        window.show()
+        with qtbot.waitSignal(window.refreshed, timeout=30_000):
+            window.start()
+        status = window.services.status
+        for service in ("iotcentral", "sectigo", "registry"):
+            assert status[service].state == "ok", status[service].text()
+            assert status[service].text().endswith(": connected")
+        assert "enrollment group" in status["iotcentral"].toolTip()
+
+        settings = copy.deepcopy(services.settings)
+        settings.iotcentral.base_url = "https://" + free_loopback_address()  # nobody listens there
+        window.settings = settings
+        with qtbot.waitSignal(window.refreshed, timeout=30_000):
+            window.refresh()
+        assert status["iotcentral"].state == "fail"
+        assert status["iotcentral"].text().startswith("IoT Central: failed. ")
+        assert status["sectigo"].state == "ok"
+        window.close()
+
+
+def test_history_and_wizard_windows_come_back_at_their_last_size(qtbot):
+    from PySide6.QtCore import QSize
+    from PySide6.QtWidgets import QWidget
+
+    from certbench.gui.history_window import HistoryWindow
+    from certbench.gui.ui_state import restore_geometry, save_geometry
+
+    history = HistoryWindow(default_settings())
+    qtbot.addWidget(history)
+    history.show()
+    history.resize(760, 560)
+    history.close()
+    again = HistoryWindow(default_settings())
+    qtbot.addWidget(again)
+    assert again.size() == QSize(760, 560)
+
+    # Technician wizards (several open at once) take the size only.
+    first = QWidget()
+    qtbot.addWidget(first)
+    first.resize(700, 500)
+    save_geometry(first, "someWizard")
+    second = QWidget()
+    qtbot.addWidget(second)
+    assert restore_geometry(second, "someWizard", position=False)
+    assert second.size() == QSize(700, 500)
+    assert not restore_geometry(second, "neverSaved", position=False)
