@@ -77,7 +77,8 @@ _HINTS = {
     EXPIRED: "Issue a new certificate for the unit; check the bench computer's clock.",
     NOT_YET_VALID: "Check the bench computer's clock, or wait until the certificate becomes valid.",
     UNREACHABLE: "Check the DPS host name and the network (firewall, proxy; port 8883 must be open).",
-    SERVER_NOT_TRUSTED: "Check the DPS host name and the CA file used to trust the DPS server.",
+    SERVER_NOT_TRUSTED: "Check the DPS host name and the CA file trusted for DPS (--ca or dps.ca_file; for the "
+                        "emulator, the dps_ca_file it printed).",
     TLS_REFUSED: "Check that the certificate is a client-authentication certificate and the key belongs to it.",
     CONNECT_REFUSED: "Check the ID scope and the registration id.",
     THROTTLED: "DPS is throttling registrations; wait a minute and try again.",
@@ -289,7 +290,7 @@ def register_with_dps(
             if client is not None:
                 _shutdown(client)
     elapsed = time.monotonic() - started
-    return _outcome(result, error, ordered, registration_id, capture, elapsed, timeout)
+    return _outcome(result, error, ordered, registration_id, capture, elapsed, timeout, host=host, id_scope=id_scope)
 
 
 class _TimedOut(Exception):
@@ -348,7 +349,8 @@ def _causes(error: BaseException) -> list[BaseException]:
 
 
 def _outcome(result: Any, error: BaseException | None, chain: list[x509.Certificate], registration_id: str,
-             capture: _SdkCapture, elapsed: float, timeout: float) -> RegistrationOutcome:
+             capture: _SdkCapture, elapsed: float, timeout: float, *, host: str = "DPS",
+             id_scope: str = "") -> RegistrationOutcome:
     base: dict[str, Any] = {"registration_id": registration_id, "elapsed_seconds": round(elapsed, 3),
                             "statuses_seen": tuple(capture.statuses)}
     if error is None and result is not None and getattr(result, "status", None) == "assigned":
@@ -386,17 +388,18 @@ def _outcome(result: Any, error: BaseException | None, chain: list[x509.Certific
                                     "is disabled, so the device was not assigned.", status_code=200)
     if any(isinstance(c, (ConnectionRefusedError, socket.gaierror)) for c in causes) or (
             "ConnectionFailedError" in names and not any(isinstance(c, ssl.SSLError) for c in causes)):
-        return fail(UNREACHABLE, f"DPS could not be reached ({_first_os_error(causes)}).")
+        return fail(UNREACHABLE, f"DPS could not be reached at {host}:8883 ({_first_os_error(causes)}).")
     if "TlsExchangeAuthError" in names or any(isinstance(c, ssl.SSLCertVerificationError) for c in causes):
-        return fail(SERVER_NOT_TRUSTED, "The DPS server's certificate is not trusted or does not match the host name.")
+        return fail(SERVER_NOT_TRUSTED, f"The DPS server {host} was not trusted: {_verify_problem(causes)}.")
     if any(isinstance(c, ssl.SSLError) for c in causes):
         return fail(TLS_REFUSED, "DPS refused the TLS connection with this certificate.")
     if "CredentialError" in names or "UnauthorizedError" in names:
         local = _local_reason(chain, registration_id)
         if local is not None:
             return fail(local[0], local[1] + " DPS refused the connection (MQTT CONNACK 5).", **detail)
-        return fail(CONNECT_REFUSED, "DPS refused the MQTT connection (not authorized): the ID scope or the "
-                                     "registration id is not accepted.", **detail)
+        return fail(CONNECT_REFUSED, f"DPS refused the MQTT connection (not authorized): the ID scope "
+                                     f"'{id_scope}' or the registration id '{registration_id}' is not accepted.",
+                    **detail)
     if status is not None and 400 <= status < 500:
         local = _local_reason(chain, registration_id)
         if local is not None:
@@ -412,6 +415,20 @@ def _outcome(result: Any, error: BaseException | None, chain: list[x509.Certific
         return fail(UNREACHABLE, "The connection to DPS was lost during the registration.")
     return fail(SERVICE_ERROR, f"The registration of '{registration_id}' failed: {causes[-1]}"
                                f"{f' ({status})' if status else ''}.{said}", **detail)
+
+
+def _verify_problem(causes: list[BaseException]) -> str:
+    """The TLS library's reason, in words: a name mismatch and an unknown CA need different fixes."""
+    for c in causes:
+        if isinstance(c, ssl.SSLCertVerificationError):
+            reason = (c.verify_message or "").lower()
+            if "hostname mismatch" in reason or "ip address mismatch" in reason:
+                return "its certificate is not issued for this host name"
+            if "expired" in reason:
+                return "its certificate has expired"
+            if reason:
+                return f"its certificate does not chain to the CA file trusted for DPS ({c.verify_message})"
+    return "its certificate is not trusted, or not issued for this host name"
 
 
 def _status_from(text: str) -> int | None:

@@ -155,7 +155,7 @@ def test_unreachable_is_reported_within_the_timeout(make_unit, private_tmp, free
                                 server_ca_pem=None, timeout=10)
     assert not outcome.ok
     assert outcome.reason == reg.UNREACHABLE
-    assert "could not be reached" in outcome.message
+    assert f"could not be reached at {host}:8883" in outcome.message
     assert outcome.elapsed_seconds <= 10 + reg.SHUTDOWN_WAIT
     assert list(private_tmp.iterdir()) == []
 
@@ -192,6 +192,7 @@ def test_wrong_id_scope_is_refused_at_connect(dps, verified_group, make_unit):
     unit = make_unit("mc-ana-000134")
     outcome = _register(dps, unit, id_scope="0ne00000000")
     assert outcome.reason == reg.CONNECT_REFUSED
+    assert "'0ne00000000'" in outcome.message and "'mc-ana-000134'" in outcome.message
     assert dps.connections[-1].connack == 5
 
 
@@ -201,6 +202,8 @@ def test_server_not_trusted(dps, verified_group, make_unit):
     unit = make_unit("mc-ana-000135")
     outcome = _register(dps, unit, server_ca_pem=EmulatorCA("Someone else").pem)
     assert outcome.reason == reg.SERVER_NOT_TRUSTED
+    assert f"The DPS server {dps.host} was not trusted: its certificate does not chain to the CA file" in outcome.message
+    assert "dps_ca_file" in outcome.hint
 
 
 def test_key_of_another_certificate_is_an_input_error(dps, verified_group, make_unit, private_tmp):
