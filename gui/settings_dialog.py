@@ -292,12 +292,15 @@ class SettingsDialog(QDialog):
         self.secret_fields[name] = field
         return field
 
-    def _row(self, form: QFormLayout, label: str, key: str, widget: QWidget, help_text: str = "") -> None:
+    def _row(self, form: QFormLayout, label: str, key: str, widget: QWidget, help_text: str = "",
+             extra: QWidget | None = None) -> None:
         box = QWidget()
         column = QVBoxLayout(box)
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(2)
         column.addWidget(widget)
+        if extra is not None:
+            column.addWidget(extra)
         if help_text:
             note = QLabel(help_text)
             note.setWordWrap(True)
@@ -309,19 +312,24 @@ class SettingsDialog(QDialog):
         form.addRow(label, box)
 
     def _test_row(self, form: QFormLayout, service: str) -> None:
+        """Below the form (`_form`'s column, before its stretch), the answer under the button,
+        the full width: a failure's reason and hint are sentences. Not a form row: QFormLayout
+        gives a word-wrapped label the height of its narrowest layout, not of its width."""
         row = QWidget()
-        line = QHBoxLayout(row)
-        line.setContentsMargins(0, 8, 0, 0)
+        column = QVBoxLayout(row)
+        column.setContentsMargins(0, 8, 0, 0)
         button = QPushButton(self.tr("Test connection"))
         button.setObjectName(f"test_{service}")
         button.clicked.connect(lambda: self.test_connection(service))
         result = StatusLabel("pending", self.tr("not tested"))
         result.setObjectName(f"testResult_{service}")
-        line.addWidget(button)
-        line.addWidget(result, 1)
+        result.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        column.addWidget(button, 0, Qt.AlignmentFlag.AlignLeft)
+        column.addWidget(result)
         self.test_buttons[service] = button
         self.test_results[service] = result
-        form.addRow("", row)
+        page_column = form.parent()
+        page_column.insertWidget(page_column.count() - 1, row)
 
     @staticmethod
     def _form(page: QWidget) -> QFormLayout:
@@ -466,8 +474,8 @@ class SettingsDialog(QDialog):
                   self.tr("Recorded with every unit and audit event."))
         self.cn_preview = QLabel()
         self.cn_preview.setObjectName("cnPreview")
-        self._row(form, self.tr("Device id (CN) template:"), "bench.cn_template", self._line("bench.cn_template"))
-        form.addRow("", self.cn_preview)
+        self._row(form, self.tr("Device id (CN) template:"), "bench.cn_template", self._line("bench.cn_template"),
+                  extra=self.cn_preview)
         check = QCheckBox(self.tr("Check each unit's registration through DPS"))
         check.setObjectName("field_bench.check_registration")
         self.fields["bench.check_registration"] = check
@@ -574,6 +582,7 @@ class SettingsDialog(QDialog):
             self._show_problem(exc)
             self.save_button.setEnabled(False)
             self.cn_preview.setText("")
+            self.cn_preview.hide()
             return False
         self.current_problem = None
         self.save_button.setEnabled(True)
@@ -581,7 +590,9 @@ class SettingsDialog(QDialog):
         try:
             example = settings.cn_template().render(model=product, serial="SN00012345")
             self.cn_preview.setText(self.tr("Example: {cn}").format(cn=example))
+            self.cn_preview.show()
         except CertbenchError as exc:
+            self.cn_preview.hide()
             self._show_at("bench.cn_template", exc)
             self.save_button.setEnabled(False)
             return False
@@ -718,13 +729,17 @@ class SettingsDialog(QDialog):
         self.tasks.append(
             Task(self, call, name=f"test-{service}")
             .on_success(lambda text: result.set_state("ok", text))
-            .on_failure(lambda exc: result.set_state(
-                "fail",
-                exc.message if isinstance(exc, CertbenchError) else f"{type(exc).__name__}: {exc}",
-                (exc.hint or "") if isinstance(exc, CertbenchError) else ""))
+            .on_failure(lambda exc: result.set_state("fail", self._failure_text(exc)))
             .on_finished(lambda: button.setEnabled(True))
             .start()
         )
+
+    @staticmethod
+    def _failure_text(exc: BaseException) -> str:
+        """What went wrong and, on the next line, what to do: both visible, not in a tooltip."""
+        if isinstance(exc, CertbenchError):
+            return secrets.redact(exc.message + (f"\n{exc.hint}" if exc.hint else ""))
+        return secrets.redact(f"{type(exc).__name__}: {exc}")
 
     def _browse_client_cert(self) -> None:
         dialog = QFileDialog(self, self.tr("Sectigo client certificate"))

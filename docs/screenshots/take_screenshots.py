@@ -51,7 +51,10 @@ def main(out: Path) -> int:
         _wait(app, idle)
 
         def save(widget, name: str) -> None:
-            app.processEvents()
+            # Word-wrapped labels settle over a few layout passes.
+            for _ in range(5):
+                app.processEvents()
+                time.sleep(0.01)
             path = out / f"{name}.png"
             widget.grab().save(str(path))
             print(path)

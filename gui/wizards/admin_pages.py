@@ -534,6 +534,8 @@ class RunPage(QWizardPage):
 
 
 class ResultPage(QWizardPage):
+    """Laid out like the technician wizard's result: headline, then one labelled row per fact."""
+
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.setObjectName("resultPage")
@@ -547,43 +549,54 @@ class ResultPage(QWizardPage):
         self.headline.setStyleSheet("font-size: 16pt; font-weight: bold;")
         header.addWidget(self.headline, 1)
         layout.addLayout(header)
-        self.details = _value("")
-        self.details.setObjectName("resultDetails")
-        layout.addWidget(self.details)
-        self.action = _value("")
-        self.action.setObjectName("resultAction")
-        layout.addWidget(self.action)
+        self.form = QFormLayout()
+        self.fields: dict[str, QLabel] = {}
+        for key, label in (("intermediate", self.tr("Intermediate:")), ("where", self.tr("Group and entry:")),
+                           ("thumbprint", self.tr("SHA-1 thumbprint:")), ("valid", self.tr("Valid until:")),
+                           ("note", self.tr("Note:")), ("reason", self.tr("What went wrong:")),
+                           ("action", self.tr("What to do:")), ("next", self.tr("Next:")),
+                           ("recorded", self.tr("Audit trail:"))):
+            value = _value("")
+            value.setObjectName(f"result_{key}")
+            self.fields[key] = value
+            self.form.addRow(label, value)
+        layout.addLayout(self.form)
         layout.addStretch(1)
+
+    def _show_row(self, key: str, text: str) -> None:
+        self.fields[key].setText(text)
+        self.form.setRowVisible(self.fields[key], bool(text))
 
     def initializePage(self) -> None:  # noqa: N802 - Qt's name
         wizard = self.wizard()
         run = wizard.run_page
         self.setTitle(self.tr("Result"))
-        if run.outcome is not None:
-            out = run.outcome
+        out, exc = run.outcome, run.error
+        candidate = wizard.candidate
+        self._show_row("intermediate", out.intermediate if out is not None else (candidate.name if candidate else ""))
+        if out is not None:
             self.picture.setPixmap(pixmap("ok", 48))
             self.headline.setText(self.tr("Verified"))
-            lines = [
-                self.tr("Intermediate: {name}").format(name=out.intermediate),
-                self.tr("Enrollment group and entry: {group} / {entry}").format(group=out.group, entry=out.entry),
-                self.tr("SHA-1 thumbprint: {thumb}").format(thumb=out.thumbprint),
-                self.tr("Valid until: {date:%Y-%m-%d}").format(date=out.not_after),
-            ]
+            self._show_row("where", f"{out.group} / {out.entry}")
+            self._show_row("thumbprint", out.thumbprint)
+            self._show_row("valid", f"{out.not_after:%Y-%m-%d}")
+            notes = []
             if out.already_verified:
-                lines.append(self.tr("It was already verified there; nothing was changed."))
+                notes.append(self.tr("It was already verified there; nothing was changed."))
             if out.replaced_thumbprint:
-                lines.append(self.tr("It replaced certificate {thumb}.").format(thumb=out.replaced_thumbprint))
-            self.details.setText("\n".join(lines))
-            self.action.setText(self.tr("Units issued from this intermediate can now register through '{group}'.")
-                                .format(group=out.group))
+                notes.append(self.tr("It replaced certificate {thumb}.").format(thumb=out.replaced_thumbprint))
+            self._show_row("note", " ".join(notes))
+            self._show_row("reason", "")
+            self._show_row("action", "")
+            self._show_row("next", self.tr("Units issued from this intermediate can now register through "
+                                           "'{group}'.").format(group=out.group))
         else:
-            exc = run.error
             self.picture.setPixmap(pixmap("fail", 48))
             self.headline.setText(self.tr("Not verified"))
-            self.details.setText(describe(exc) if exc else "")
-            hint = _hint(exc) if exc else ""
-            self.action.setText(self.tr("What to do: {hint}").format(hint=hint) if hint else self.tr(
-                "What to do: check the log file, then run the wizard again; it resumes where it stopped."))
-        self.details.setText(self.details.text() + "\n" + self.tr("Recorded in the audit trail as {operator} on "
-                                                                  "{workstation}.").format(
+            for key in ("where", "thumbprint", "valid", "note", "next"):
+                self._show_row(key, "")
+            self._show_row("reason", describe(exc) if exc else self.tr("Stopped before it finished."))
+            self._show_row("action", (_hint(exc) if exc else "") or self.tr(
+                "Check the log file, then run the wizard again; it resumes where it stopped."))
+        self._show_row("recorded", self.tr("recorded as {operator} on {workstation}.").format(
             operator=wizard.operator, workstation=wizard.settings.bench.workstation))

@@ -91,7 +91,7 @@ def test_verifies_an_intermediate_end_to_end(qtbot, demo):
     wizard.next()
     assert wizard.currentId() == PAGE_RESULT
     assert wizard.result_page.headline.text() == "Verified"
-    assert "medicorp-devices-2 / primary" in wizard.result_page.details.text()
+    assert wizard.result_page.fields["where"].text() == "medicorp-devices-2 / primary"
 
     with _central(settings) as client:
         entry = client.get_certificate("medicorp-devices-2", "primary")

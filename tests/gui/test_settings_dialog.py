@@ -186,6 +186,10 @@ def test_iotcentral_test_connection_against_the_emulator(qtbot):
         dialog.test_connection("iotcentral")
         qtbot.waitUntil(lambda: result.state != "pending", timeout=20_000)
         assert result.state == "fail"
+        # What went wrong and what to do are both on screen (not only in a tooltip); no token.
+        message, hint = result.text().split("\n", 1)
+        assert "token" in message.lower() and hint.strip()
+        assert "sig=wrong" not in result.text()
 
         dialog.secret_fields[secrets.IOTCENTRAL_TOKEN].setText(emu.token)
         dialog.test_connection("iotcentral")
