@@ -198,6 +198,13 @@ def emulate_instrument(use_pty: bool, tcp_port: int | None, host: str, model: st
         raise InputError("Pseudo-terminals do not exist on Windows.", "Use --tcp and open socket://127.0.0.1:PORT.")
     if not host.startswith("127."):
         raise ConfigError(f"The simulator listens on loopback only, not {host}.", "Use a 127.x.x.x address.")
+    from certbench.core import secrets
+
+    if not secrets.keyring_usable():
+        # The simulated secure store encrypts its key with a passphrase from the keyring; on a
+        # machine without one, keep it for this run only rather than failing every KEYGEN.
+        secrets.use_memory_keyring()
+        click.echo("Note: no OS keyring here; the simulated instrument's keys last only until it stops.", err=True)
     registrar = None
     if not no_register:
         from certbench.core.emulators.instrument.register import DpsRegistrar

@@ -80,3 +80,26 @@ def test_emulate_instrument_serves_until_stopped(certbench_home, tmp_path):
         proc.wait(10)
         proc.stdout.close()
         proc.stderr.close()
+
+
+def test_emulated_instrument_makes_keys_on_a_machine_without_a_keyring(certbench_home, tmp_path):
+    from certbench.core.instrument.client import Instrument
+
+    env = dict(_env(certbench_home), PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "certbench.core", "emulate", "instrument", "--tcp", "0", "--serial", "EMU-2",
+         "--store-dir", str(tmp_path / "emu")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("port: socket://127.0.0.1:"), line + proc.stderr.read()
+        with Instrument.open(line.split()[1]) as inst:
+            csr = inst.keygen("ec-p256", "mx200-emu-2")
+        assert csr.is_signature_valid
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        assert "no OS keyring" in proc.stderr.read()
+        proc.stdout.close()
+        proc.stderr.close()
