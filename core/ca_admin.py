@@ -24,17 +24,10 @@ from certbench.core.config import Intermediate, Settings
 from certbench.core.errors import CertbenchError, InputError
 from certbench.core.iotcentral.models import EnrollmentGroup
 from certbench.core.workflows.progress import AuditHook, ProgressCallback
-from certbench.core.x509.inspect import CertSummary, sha1_thumbprint, summarize, warnings_for_intermediate
+from certbench.core.x509.inspect import CertSummary, is_ca, sha1_thumbprint, summarize, warnings_for_intermediate
 
 ORIGINS = ("configured", "sectigo", "file")
 ENTRIES = ("primary", "secondary")
-
-
-def _is_ca(cert: x509.Certificate) -> bool:
-    try:
-        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
-    except x509.ExtensionNotFound:
-        return False
 
 
 # -- where the certificate comes from -------------------------------------------------------------
@@ -142,7 +135,7 @@ def load_from_file(settings: Settings, name: str, path: str | Path) -> Candidate
         chain = order_chain(certs)
     except ChainError as exc:
         raise InputError(f"'{path}' is not one certificate chain: {exc.message}", exc.hint) from None
-    if not _is_ca(chain[0]) and len(chain) > 1 and _is_ca(chain[1]):
+    if not is_ca(chain[0]) and len(chain) > 1 and is_ca(chain[1]):
         chain = chain[1:]
     return _against_settings(item, candidate(name, "file", chain, path=str(path)))
 

@@ -31,7 +31,7 @@ from certbench.core.iotcentral.models import EnrollmentGroup
 from certbench.core.pki.base import Issuer, OrderPending
 from certbench.core.workflows.progress import AuditHook, ProgressCallback, ProgressReporter
 from certbench.core.x509.chain import verify_signed_by
-from certbench.core.x509.inspect import common_name, display_name, sha1_thumbprint
+from certbench.core.x509.inspect import common_name, display_name, is_ca, sha1_thumbprint
 
 AUDIT_EVENT = "iotcentral.ca_verification"
 AUDIT_UPLOAD = "iotcentral.certificate_upload"
@@ -72,19 +72,12 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-def _is_ca(cert: x509.Certificate) -> bool:
-    try:
-        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
-    except x509.ExtensionNotFound:
-        return False
-
-
 def check_intermediate_certificate(cert: x509.Certificate, name: str, now: dt.datetime | None = None) -> None:
     """Refuse, before anything is sent, a certificate IoT Central would refuse or that could
     never sign a device certificate."""
     now = now or _now()
     shown = display_name(cert)
-    if not _is_ca(cert):
+    if not is_ca(cert):
         raise InputError(
             f"The certificate of intermediate '{name}' ({shown}) is not a CA certificate, so it cannot sign "
             "device certificates and IoT Central would refuse it.",
@@ -371,7 +364,7 @@ def status(
                     problem = "No enrollment group/entry is configured for it."
         if days_left < 0:
             problem = f"Expired on {cert.not_valid_after_utc:%Y-%m-%d}." + (f" {problem}" if problem else "")
-        if not _is_ca(cert):
+        if not is_ca(cert):
             problem = (f"Not a CA certificate ('{display_name(cert)}'): check its file or source."
                        + (f" {problem}" if problem else ""))
         rows.append(IntermediateStatus(item.name, item.group, item.entry, state, verified, thumbprint,

@@ -23,6 +23,7 @@ from certbench.core.x509.inspect import (
     EXPIRY_WARNING_DAYS,
     display_name,
     extended_key_usage_names,
+    is_ca,
     key_usage_names,
 )
 from certbench.core.x509.keys import PrivateKey, PublicKey, same_public_key
@@ -111,7 +112,7 @@ def order_chain(certs: Iterable[x509.Certificate]) -> list[x509.Certificate]:
 
     walks = [walk(i) for i in bottoms]
     # The chain is the longest walk; prefer a non-CA leaf when lengths tie.
-    best = max(walks, key=lambda w: (len(w), not _is_ca(unique[w[0]])))
+    best = max(walks, key=lambda w: (len(w), not is_ca(unique[w[0]])))
     strays = [i for i in range(len(unique)) if i not in best]
     if strays:
         leaf = display_name(unique[best[0]])
@@ -125,13 +126,6 @@ def order_chain(certs: Iterable[x509.Certificate]) -> list[x509.Certificate]:
         raise ChainError(" ".join(problems), "Remove the certificates that are not part of this chain.",
                          problems=problems)
     return [unique[i] for i in best]
-
-
-def _is_ca(cert: x509.Certificate) -> bool:
-    try:
-        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
-    except x509.ExtensionNotFound:
-        return False
 
 
 @dataclass

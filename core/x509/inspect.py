@@ -127,6 +127,15 @@ def _extension(cert: x509.Certificate, kind: type) -> object | None:
         return None
 
 
+def is_ca(cert: x509.Certificate) -> bool:
+    """Whether the certificate says it is a CA: a basicConstraints extension with CA:TRUE.
+    Without the extension it is not one (RFC 5280 4.2.1.9; OpenSSL and IoT Central agree).
+    keyUsage and path length are judged separately (`warnings_for_intermediate`, chain
+    validation), so a caller can tell the technician which of them is wrong."""
+    constraints = _extension(cert, x509.BasicConstraints)
+    return bool(constraints is not None and constraints.ca)
+
+
 def key_usage_names(cert: x509.Certificate) -> list[str] | None:
     """Key usages in RFC 5280 camelCase, or None when the extension is absent."""
     usage = _extension(cert, x509.KeyUsage)

@@ -56,6 +56,8 @@ def _now() -> dt.datetime:
 
 def check_signing_certificate(cert: x509.Certificate, now: dt.datetime | None = None) -> None:
     now = now or _now()
+    # Deliberately not certbench.core.x509.inspect.is_ca: the emulator stands in for the
+    # service and must judge on its own, so a mistake in the client's check cannot hide here.
     try:
         constraints = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
         is_ca = constraints.ca

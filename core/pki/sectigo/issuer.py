@@ -42,18 +42,17 @@ from certbench.core.pki.sectigo.errors import (
 from certbench.core.pki.sectigo.formats import parse_collected
 from certbench.core.x509.chain import ChainError, order_chain, verify_signed_by
 from certbench.core.x509.csr import check_csr_signature, csr_common_name, csr_to_pem
-from certbench.core.x509.inspect import common_name, display_name, extended_key_usage_names, is_self_signed
+from certbench.core.x509.inspect import (
+    common_name,
+    display_name,
+    extended_key_usage_names,
+    is_ca,
+    is_self_signed,
+)
 from certbench.core.x509.keys import same_public_key
 from certbench.core.x509.parse import load_certificate_file, to_der, to_pem
 
 StatusCallback = Callable[[str, str], None]
-
-
-def _is_ca(cert: x509.Certificate) -> bool:
-    try:
-        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
-    except x509.ExtensionNotFound:
-        return False
 
 
 class SectigoIssuer(Issuer):
@@ -144,7 +143,7 @@ class SectigoIssuer(Issuer):
         return IntermediateInfo(name, chain[0], tuple(chain[1:]), source="sectigo")
 
     def _save_intermediate(self, name: str, chain: list[x509.Certificate]) -> IntermediateInfo:
-        if not _is_ca(chain[0]) or is_self_signed(chain[0]):
+        if not is_ca(chain[0]) or is_self_signed(chain[0]):
             raise InputError(
                 f"'{display_name(chain[0])}' is not an intermediate CA certificate.",
                 "Give the intermediate CA's certificate (not a device certificate or the root).",
@@ -175,7 +174,7 @@ class SectigoIssuer(Issuer):
             chain = order_chain(load_certificate_file(path))
         except ChainError as exc:
             raise InputError(f"'{path}' is not one certificate chain: {exc.message}", exc.hint) from None
-        if not _is_ca(chain[0]):
+        if not is_ca(chain[0]):
             chain = chain[1:]  # a device certificate with its chain: keep the CA part
         if not chain:
             raise InputError(f"'{path}' holds no CA certificate.", "Give the intermediate CA's PEM file.")
@@ -365,7 +364,7 @@ class SectigoIssuer(Issuer):
                 order_id=order_id,
             ) from None
         leaf = chain[0]
-        if _is_ca(leaf):
+        if is_ca(leaf):
             raise SectigoResponseError(f"Sectigo returned no device certificate for order {order_id}, only CA certificates.",
                                        order_id=order_id)
         known = self._known_chain(name)

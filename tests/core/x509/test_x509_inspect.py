@@ -17,6 +17,7 @@ from x509_factory import NOW, make_cert, new_key, shared_chain
 from certbench.core.x509.inspect import (
     CertSummary,
     display_name,
+    is_ca,
     sha1_thumbprint,
     sha256_fingerprint,
     summarize,
@@ -109,6 +110,14 @@ def test_missing_extensions_give_empty_values():
     assert s.key_usage == [] and s.extended_key_usage == []
     assert s.subject_key_identifier is None and s.authority_key_identifier is None
     assert s.self_signed  # factory self-signs when no issuer is given
+
+
+@pytest.mark.parametrize(("ca", "expected"), [(True, True), (False, False), (None, False)])
+def test_is_ca_needs_basic_constraints_ca_true(ca, expected):
+    # None leaves basicConstraints out: such a certificate is not a CA, whatever its keyUsage.
+    cert = make_cert(f"ca-{ca}", ca=ca, key_usage="ca").cert
+    assert is_ca(cert) is expected
+    assert summarize(cert).is_ca is expected
 
 
 def test_self_issued_but_signed_by_another_key_is_not_self_signed(chain):
