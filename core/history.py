@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -19,7 +19,16 @@ from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from certbench.core.errors import CertbenchError, InputError
-from certbench.core.registry import AuditRecord, CertificateRecord, ChainReport, ResumePlan, UnitRecord, UnitState, open_registry
+from certbench.core.registry import (
+    AuditRecord,
+    CertificateRecord,
+    ChainReport,
+    Registry,
+    ResumePlan,
+    UnitRecord,
+    UnitState,
+    open_registry,
+)
 from certbench.core.registry.audit import format_time, utc
 from certbench.core.registry.models import AuditEvent, Unit
 from certbench.core.registry.states import IN_PROGRESS
@@ -192,17 +201,18 @@ def _write_atomic(path: Path, write) -> int:
     return count
 
 
-def export_units_csv(registry_url: str | None, query: UnitQuery, path: str | Path) -> int:
-    """Every unit matching `query` (all pages) as CSV (UTF-8, opens in Excel); the count."""
-    query.check()
+def _export_csv(registry_url: str | None, path: str | Path, columns: tuple[str, ...],
+                records: Callable[[Registry], Iterable[UnitRecord | AuditRecord]]) -> int:
+    """`records(registry)` as CSV (UTF-8, CRLF: opens in Excel), one row each in `columns`;
+    written to a side file and moved into place, so a failed export leaves no half file."""
 
     def write(out: TextIO) -> int:
         writer = csv.writer(out, lineterminator="\r\n")
-        writer.writerow(UNIT_CSV_COLUMNS)
+        writer.writerow(columns)
         count = 0
-        for unit in _iter_matching(registry, query):
-            data = unit.to_dict()
-            writer.writerow([_cell(data[c]) for c in UNIT_CSV_COLUMNS])
+        for record in records(registry):
+            data = record.to_dict()
+            writer.writerow([_cell(data[c]) for c in columns])
             count += 1
         return count
 
@@ -211,27 +221,18 @@ def export_units_csv(registry_url: str | None, query: UnitQuery, path: str | Pat
         return _write_atomic(Path(path), write)
     finally:
         registry.close()
+
+
+def export_units_csv(registry_url: str | None, query: UnitQuery, path: str | Path) -> int:
+    """Every unit matching `query` (all pages) as CSV (UTF-8, opens in Excel); the count."""
+    query.check()
+    return _export_csv(registry_url, path, UNIT_CSV_COLUMNS, lambda registry: _iter_matching(registry, query))
 
 
 def export_audit_csv(registry_url: str | None, path: str | Path, *, unit_id: int | None = None) -> int:
     """Audit events in chain order with their hashes (one unit's, or all), in the format of
     `certbench audit export --csv`; the count."""
-
-    def write(out: TextIO) -> int:
-        writer = csv.writer(out, lineterminator="\r\n")
-        writer.writerow(AUDIT_CSV_COLUMNS)
-        count = 0
-        for event in registry.events(unit=unit_id):
-            data = event.to_dict()
-            writer.writerow([_cell(data[c]) for c in AUDIT_CSV_COLUMNS])
-            count += 1
-        return count
-
-    registry = open_registry(registry_url)
-    try:
-        return _write_atomic(Path(path), write)
-    finally:
-        registry.close()
+    return _export_csv(registry_url, path, AUDIT_CSV_COLUMNS, lambda registry: registry.events(unit=unit_id))
 
 
 def verify_audit(registry_url: str | None) -> ChainReport:
