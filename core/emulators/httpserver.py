@@ -202,15 +202,9 @@ def _make_handler(app: EmulatorApp) -> type[BaseHTTPRequestHandler]:
             if fault is not None and fault.kind == "latency":
                 time.sleep(fault.seconds)
                 fault = None
-            if fault is not None and fault.kind == "drop":
-                self.close_connection = True
-                try:
-                    self.connection.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-                return
-            if fault is not None and fault.kind == "drop-after":
-                app.dispatch(request)
+            if fault is not None and fault.kind in ("drop", "drop-after"):
+                if fault.kind == "drop-after":
+                    app.dispatch(request)  # handled; only the answer is lost
                 self.close_connection = True
                 try:
                     self.connection.shutdown(socket.SHUT_RDWR)
