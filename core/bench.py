@@ -97,12 +97,13 @@ class BenchEnv:
         issuer: Issuer | None = None,
         central: Any = None,
         transport_opener: TransportOpener | None = None,
-        baud: int = DEFAULT_BAUD,
+        baud: int | None = None,
     ) -> BenchEnv:
         """Whatever is not given is built from `settings`: the registry (`[registry] url`,
         default the local SQLite file), the issuer (`issuer_from_settings`), the IoT Central
         client (`[iotcentral]` + the API token in the keyring; None when no application is
-        configured). Parts built here are closed by `close()`."""
+        configured), the line speed (`[bench] instrument_baud`). Parts built here are closed by
+        `close()`."""
         owned: list[Any] = []
         try:
             if registry is None:
@@ -123,7 +124,8 @@ class BenchEnv:
                 _close(item)
             raise
         return cls(settings, registry, issuer, central, operator or default_operator(),
-                   transport_opener=transport_opener, baud=baud, _owned=owned)
+                   transport_opener=transport_opener,
+                   baud=settings.bench.instrument_baud if baud is None else baud, _owned=owned)
 
     def require_central(self) -> Any:
         if self.central is None:

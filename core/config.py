@@ -28,6 +28,7 @@ import tomli_w
 
 from certbench.core import paths
 from certbench.core.errors import CertbenchError, ConfigError
+from certbench.core.instrument.transport import DEFAULT_BAUD
 from certbench.core.naming import CnTemplate
 from certbench.core.x509.keys import KeySpec
 
@@ -49,6 +50,19 @@ class BenchSettings:
     scanner_prefix: str = ""
     scanner_suffix: str = ""
     scanner_port: str = ""
+    # Where instruments are looked for: these ports or pyserial URLs (socket://host:port for a
+    # simulator or a serial server); empty = every serial port of this PC, narrowed to the USB
+    # adapters in instrument_usb_ids ("0403:6001") when that is set.
+    instrument_ports: list[str] = field(default_factory=list)
+    instrument_usb_ids: list[str] = field(default_factory=list)
+    instrument_baud: int = DEFAULT_BAUD
+
+
+# Rates USB-serial adapters and UARTs generate exactly; anything else is most likely a typo.
+USUAL_BAUD_RATES = (1200, 2400, 4800, 9600, 14400, 19200, 38400, 57600, 115200, 230400, 460800, 921600,
+                    1000000, 2000000, 3000000)
+# pyserial's URL handlers (serial.serial_for_url); a port with another scheme cannot be opened.
+PYSERIAL_URL_SCHEMES = ("socket", "rfc2217", "loop", "spy", "alt", "hwgrep", "cp2110")
 
 
 @dataclass
@@ -361,6 +375,7 @@ def _check_values(settings: Settings) -> None:
     if not 1 <= bench.leaf_validity_days <= 36500:
         raise ConfigError(f"Setting 'bench.leaf_validity_days' is {bench.leaf_validity_days}: it must be 1 to 36500 days.",
                           "Use the validity local-CA certificates should have, e.g. 3650.")
+    _check_instrument_ports(bench)
     for key, value in (("iotcentral.timeout_seconds", settings.iotcentral.timeout_seconds),
                        ("sectigo.timeout_seconds", settings.sectigo.timeout_seconds),
                        ("sectigo.poll_limit_seconds", settings.sectigo.poll_limit_seconds)):
@@ -384,6 +399,52 @@ def _check_values(settings: Settings) -> None:
         raise ConfigError(
             f"Setting 'registry.url' is '{_without_password(registry_url)}', which is not a SQLite or PostgreSQL URL.",
             "Leave it empty for the local SQLite file, or write postgresql+psycopg://user@host/database.",
+        )
+
+
+def _check_instrument_ports(bench: BenchSettings) -> None:
+    key = "bench.instrument_ports"
+    for port in bench.instrument_ports:
+        if not port.strip():
+            raise ConfigError(f"Setting '{key}': one entry is empty.",
+                              "Remove it, or leave the list empty to look on every serial port.")
+        if re.search(r"[\s,]", port):
+            raise ConfigError(f"Setting '{key}': '{port}' is not a port name (a port name has no spaces or commas).",
+                              'Give each port as its own entry: COM3, COM4 in Settings, '
+                              'instrument_ports = ["COM3", "COM4"] in the settings file.')
+        url = re.fullmatch(r"([A-Za-z][A-Za-z0-9+.-]*)://(.*)", port)
+        if url:
+            scheme, rest = url.group(1).lower(), url.group(2)
+            if scheme not in PYSERIAL_URL_SCHEMES:
+                raise ConfigError(
+                    f"Setting '{key}': '{port}' is not a kind of port Certbench can open ({scheme}://).",
+                    "Use a port name (COM3, /dev/ttyUSB0) or socket://host:port, rfc2217://host:port, loop://.",
+                )
+            if scheme in ("socket", "rfc2217"):
+                address = re.fullmatch(r"(\[[0-9A-Fa-f:.]+\]|[^\[\]:/?#]+):(\d{1,5})(?:[/?].*)?", rest)
+                if not address or not 1 <= int(address.group(2)) <= 65535:
+                    raise ConfigError(f"Setting '{key}': '{port}' lacks the host and port number.",
+                                      f"Write it as {scheme}://host:port, e.g. {scheme}://127.0.0.1:5555.")
+    if len({p.casefold() for p in bench.instrument_ports}) != len(bench.instrument_ports):
+        twice = next(p for p in bench.instrument_ports
+                     if [q.casefold() for q in bench.instrument_ports].count(p.casefold()) > 1)
+        raise ConfigError(f"Setting '{key}': '{twice}' is listed twice.", "List each port once.")
+    for usb_id in bench.instrument_usb_ids:
+        if not re.fullmatch(r"[0-9A-Fa-f]{4}:[0-9A-Fa-f]{4}", usb_id):
+            raise ConfigError(
+                f"Setting 'bench.instrument_usb_ids': '{usb_id}' is not a USB vendor:product id.",
+                "Write four hex digits, a colon and four hex digits, as Device Manager shows them "
+                "(VID_0403&PID_6001 is \"0403:6001\"); `certbench instrument ports` lists them.",
+            )
+    baud = bench.instrument_baud
+    if baud <= 0:
+        raise ConfigError(f"Setting 'bench.instrument_baud': {baud} is not a positive number of bits per second.",
+                          f"The instruments' usual rate is {DEFAULT_BAUD}.")
+    if baud not in USUAL_BAUD_RATES:
+        raise ConfigError(
+            f"Setting 'bench.instrument_baud': {baud} is not a usual serial line speed.",
+            "Use the rate the instruments are set to, one of " + ", ".join(map(str, USUAL_BAUD_RATES))
+            + f" (the default is {DEFAULT_BAUD}).",
         )
 
 

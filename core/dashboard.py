@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from certbench.core import secrets
-from certbench.core.config import Settings
+from certbench.core.config import BenchSettings, Settings, load_settings
 from certbench.core.errors import CertbenchError
 
 log = logging.getLogger(__name__)
@@ -181,14 +181,30 @@ def instrument_discovery_available() -> bool:
     return True
 
 
-def discover_instruments(ports: list[str] | None = None) -> list[InstrumentRow]:
-    """Instruments on the USB-serial ports (or on `ports`, e.g. the simulated instruments of
-    demo mode), identified by what they answer to HELLO, never by port name."""
-    from certbench.core.instrument.ports import list_ports, probe
+def instrument_ports(bench: BenchSettings) -> list[str]:
+    """The ports to ask HELLO on: `[bench] instrument_ports` when set (taken as given: a URL
+    has no USB identity), else every serial port of this PC, only the USB adapters listed in
+    `instrument_usb_ids` when that is set (a bench's scanner or a modem stays unasked)."""
+    if bench.instrument_ports:
+        return list(bench.instrument_ports)
+    from certbench.core.instrument.ports import list_ports
+    from certbench.core.naming.scanner import parse_vid_pid
 
-    candidates = ports if ports is not None else [p.device for p in list_ports()]
+    wanted = {parse_vid_pid(usb_id) for usb_id in bench.instrument_usb_ids}
+    return [p.device for p in list_ports() if not wanted or (p.vid, p.pid) in wanted]
+
+
+def discover_instruments(ports: list[str] | None = None, settings: Settings | None = None) -> list[InstrumentRow]:
+    """Instruments on `ports` (e.g. the simulated instruments of demo mode), else on the ports
+    the bench settings name (`instrument_ports`), identified by what they answer to HELLO at
+    `instrument_baud`, never by port name. Without `settings`, the saved settings apply."""
+    from certbench.core.instrument.ports import probe
+
+    if settings is None:
+        settings = load_settings()
+    candidates = ports if ports is not None else instrument_ports(settings.bench)
     rows = []
-    for found in probe(candidates):
+    for found in probe(candidates, settings.bench.instrument_baud):
         if found.hello is None:
             continue
         flags = [f.name.lower().replace("_", " ") for f in type(found.hello.state) if f in found.hello.state]
@@ -274,6 +290,7 @@ __all__ = [
     "discover_instruments",
     "expiry_state",
     "instrument_discovery_available",
+    "instrument_ports",
     "intermediate_rows",
     "service_states",
     "start_of_today",

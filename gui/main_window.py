@@ -267,7 +267,7 @@ class MainWindow(QMainWindow):
                 return discover(services.open_transport, list(services.instruments))
             if not dashboard.instrument_discovery_available():
                 return None
-            return dashboard.discover_instruments()
+            return dashboard.discover_instruments(settings=settings)
 
         def shown_instruments(rows) -> None:
             if rows is None:

@@ -1,4 +1,5 @@
-"""Settings: IoT Central, Sectigo, products and intermediates, registry, bench.
+"""Settings: IoT Central, Sectigo, products and intermediates, registry, bench (with the
+scanner and the instrument ports).
 
 The dialog edits a copy of the loaded `Settings` (keys it does not show, such as timeouts or
 the DPS host, are kept as they were). Every edit re-checks the whole copy with the same
@@ -27,10 +28,13 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFileDialog,
     QFormLayout,
+    QGroupBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
+    QListWidget,
+    QListWidgetItem,
     QPushButton,
     QRadioButton,
     QSizePolicy,
@@ -44,6 +48,7 @@ from PySide6.QtWidgets import (
 
 from certbench.core import secrets
 from certbench.core.config import (
+    USUAL_BAUD_RATES,
     Intermediate,
     Product,
     Settings,
@@ -60,6 +65,8 @@ from certbench.gui.widgets.status import StatusLabel
 
 _KEY_IN_MESSAGE = re.compile(r"Setting '([^']+)'")
 _ROW_KEY = re.compile(r"^(intermediates|products)\[(\d+)\](?:\.(\w+))?$")
+# Fields holding a list, edited as comma-separated text.
+LIST_FIELDS = ("bench.instrument_ports", "bench.instrument_usb_ids")
 KEY_ALGORITHMS = ("ec-p256", "ec-p384", "rsa-2048", "rsa-3072", "rsa-4096")
 SECRET_NAMES = (
     secrets.IOTCENTRAL_TOKEN,
@@ -228,6 +235,7 @@ class SettingsDialog(QDialog):
         self.setWindowTitle(self.tr("Certbench settings"))
         self.original = settings
         self.fields: dict[str, QWidget] = {}
+        self.detect_task: Task | None = None
         self.errors: dict[str, QLabel] = {}
         self.secret_fields: dict[str, SecretField] = {}
         self.test_results: dict[str, StatusLabel] = {}
@@ -486,7 +494,103 @@ class SettingsDialog(QDialog):
                   self.tr("Characters it sends after each scan; empty means Enter."))
         self._row(form, self.tr("Scanner serial port:"), "bench.scanner_port", self._line("bench.scanner_port", "COM5"),
                   self.tr("Only for scanners attached as a COM port; leave empty for keyboard scanners."))
+        page_column = form.parent()
+        page_column.insertWidget(page_column.count() - 1, self._ports_group())
         return page
+
+    def _ports_group(self) -> QGroupBox:
+        box = QGroupBox(self.tr("Ports"))
+        box.setObjectName("portsGroup")
+        form = QFormLayout(box)
+        line = QWidget()
+        row = QHBoxLayout(line)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self._line("bench.instrument_ports", self.tr("every serial port of this PC")), 1)
+        self.detect_button = QPushButton(self.tr("Detect"))
+        self.detect_button.setObjectName("detectPorts")
+        self.detect_button.setToolTip(self.tr("List the serial ports of this PC"))
+        self.detect_button.clicked.connect(self.detect_ports)
+        row.addWidget(self.detect_button)
+        detected = QWidget()
+        column = QVBoxLayout(detected)
+        column.setContentsMargins(0, 0, 0, 0)
+        self.detect_status = StatusLabel("pending", "")
+        self.detect_status.setObjectName("detectStatus")
+        self.detect_status.hide()
+        self.detected_ports = QListWidget()
+        self.detected_ports.setObjectName("detectedPorts")
+        self.detected_ports.setMaximumHeight(90)
+        self.detected_ports.hide()
+        self.detected_ports.itemActivated.connect(self._add_detected_port)
+        column.addWidget(self.detect_status)
+        column.addWidget(self.detected_ports)
+        self._row(form, self.tr("Instrument ports:"), "bench.instrument_ports", line,
+                  self.tr("Where to look for instruments, separated by commas: COM3, COM4 or a network serial "
+                          "port such as socket://10.0.0.5:4001. Empty: every serial port of this PC."),
+                  extra=detected)
+        self._row(form, self.tr("USB adapter ids:"), "bench.instrument_usb_ids",
+                  self._line("bench.instrument_usb_ids", "0403:6001"),
+                  self.tr("When no ports are listed: look only on USB adapters with these vendor:product ids "
+                          "(Device Manager's VID_0403&PID_6001 is 0403:6001). Empty: every adapter."))
+        self._row(form, self.tr("Line speed (baud):"), "bench.instrument_baud",
+                  self._combo("bench.instrument_baud", USUAL_BAUD_RATES, tuple(str(r) for r in USUAL_BAUD_RATES)),
+                  self.tr("The rate the instruments are set to (usually 115200)."))
+        return box
+
+    def detect_ports(self) -> None:
+        """List the serial ports of this PC (on the task runner: enumerating USB can take a while)."""
+        from certbench.core.instrument.ports import list_ports
+
+        if self.detect_task is not None:
+            return
+        self.detect_button.setEnabled(False)
+        self.detect_status.set_state("pending", self.tr("Looking for serial ports…"))
+        self.detect_status.show()
+
+        def finished() -> None:
+            self.detect_task = None
+            self.detect_button.setEnabled(True)
+
+        self.detect_task = (
+            Task(self, lambda _ctl: list_ports(), name="detect-ports")
+            .on_success(self._ports_detected)
+            .on_failure(lambda exc: self.detect_status.set_state("fail", self.tr(
+                "Could not list the serial ports: {reason}").format(reason=self._failure_text(exc))))
+            .on_finished(finished)
+            .start()
+        )
+        self.tasks.append(self.detect_task)
+
+    def _ports_detected(self, ports: list) -> None:
+        self.detected_ports.clear()
+        for port in ports:
+            details = [port.description] if port.description and port.description != "n/a" else []
+            if port.usb_id:
+                details.append(port.usb_id)
+            text = port.device + (f" — {', '.join(details)}" if details else "")
+            item = QListWidgetItem(text)
+            item.setData(Qt.ItemDataRole.UserRole, port.device)
+            self.detected_ports.addItem(item)
+        self.detected_ports.setVisible(bool(ports))
+        if len(ports) == 1:
+            self.detect_status.set_state("ok", self.tr("One serial port on this PC; double-click it to add it to the list."))
+        elif ports:
+            self.detect_status.set_state("ok", self.tr(
+                "{count} serial ports on this PC; double-click one to add it to the list.").format(count=len(ports)))
+        else:
+            self.detect_status.set_state("warning", self.tr(
+                "No serial ports on this PC. Plug in the instrument's USB cable and press Detect again."))
+
+    def detected(self) -> list[str]:
+        """The ports the last Detect listed (for tests)."""
+        return [self.detected_ports.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.detected_ports.count())]
+
+    def _add_detected_port(self, item: QListWidgetItem) -> None:
+        edit = self.fields["bench.instrument_ports"]
+        ports = [p.strip() for p in edit.text().split(",") if p.strip()]
+        device = item.data(Qt.ItemDataRole.UserRole)
+        if device not in ports:
+            edit.setText(", ".join([*ports, device]))
 
     # -- values in and out ---------------------------------------------------------------------
     def _load(self, settings: Settings) -> None:
@@ -497,6 +601,8 @@ class SettingsDialog(QDialog):
                 widget.setCurrentIndex(max(widget.findData(value), 0))
             elif isinstance(widget, QCheckBox):
                 widget.setChecked(bool(value))
+            elif key in LIST_FIELDS:
+                widget.setText(", ".join(value))
             else:
                 widget.setText(str(value))
         self.sectigo_modes.setCurrentIndex(self.fields["sectigo.auth"].currentIndex())
@@ -532,6 +638,8 @@ class SettingsDialog(QDialog):
                 value = widget.currentData()
             elif isinstance(widget, QCheckBox):
                 value = widget.isChecked()
+            elif key in LIST_FIELDS:
+                value = [item.strip() for item in widget.text().split(",") if item.strip()]
             else:
                 value = widget.text().strip()
             data[section][attr] = value

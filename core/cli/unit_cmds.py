@@ -17,11 +17,15 @@ _port_option = click.option(
     "--port", "-p", default=None,
     help="The instrument's port: COM3, /dev/ttyUSB0, or a pyserial URL such as socket://127.0.0.1:5555 (simulator).",
 )
+_baud_option = click.option(
+    "--baud", type=click.IntRange(min=1), default=None,
+    help="Instrument line speed (default: [bench] instrument_baud in the settings, normally 115200).",
+)
 _operator_option = click.option("--operator", default=None, help="Who does this (default: the signed-in OS user).")
 _db_option = click.option("--db", "db_url", default=None, help="Registry URL (default: [registry] url, else the local file).")
 
 
-def _env(operator: str | None, db_url: str | None, baud: int = 115200):
+def _env(operator: str | None, db_url: str | None, baud: int | None = None):
     from certbench.core.bench import BenchEnv
     from certbench.core.config import load_settings
 
@@ -103,7 +107,7 @@ def unit() -> None:
               "Without --scan or --scanner, scans are read from standard input, one per line.")
 @click.option("--scanner", default=None, help="Read scans from a serial barcode scanner on this port.")
 @click.option("--model", default=None, help="The product model, for a plain serial-number label.")
-@click.option("--baud", type=int, default=115200, show_default=True, help="Instrument line speed.")
+@_baud_option
 @click.option("--no-registration", is_flag=True, help="Skip the DPS registration check for this run.")
 @_operator_option
 @_db_option
@@ -197,7 +201,7 @@ def _lines(scanner_port, settings):
 @click.option("--replace-lost-key", is_flag=True,
               help="The key the unit's certificate was ordered for is lost: revoke that certificate and make a new "
                    "key and certificate (audited).")
-@click.option("--baud", type=int, default=115200, show_default=True)
+@_baud_option
 @click.option("--no-registration", is_flag=True, help="Skip the DPS registration check for this run.")
 @_operator_option
 @_db_option
@@ -222,7 +226,7 @@ def resume(cn, port, replace_lost_key, baud, no_registration, operator, db_url, 
 @click.argument("cn")
 @click.option("--reason", required=True, help="Why (board swap, renewal...): kept in the audit trail.")
 @_port_option
-@click.option("--baud", type=int, default=115200, show_default=True)
+@_baud_option
 @_operator_option
 @_db_option
 @json_option

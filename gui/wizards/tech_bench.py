@@ -83,13 +83,16 @@ def port_holder(port: str) -> object | None:
 BUSY = "in use (provisioning)"
 
 
-def list_candidate_ports(demo: Any = None) -> list[str]:
-    """The simulated instruments' ports in demo mode, otherwise the serial ports of this PC."""
+def list_candidate_ports(demo: Any = None, settings: Settings | None = None) -> list[str]:
+    """The simulated instruments' ports in demo mode, otherwise the ports the bench settings
+    name (`[bench] instrument_ports`, else this PC's serial ports, narrowed by
+    `instrument_usb_ids`)."""
     if demo is not None:
         return list(demo.instruments)
-    from certbench.core.instrument.ports import list_ports
+    from certbench.core.config import load_settings
+    from certbench.core.dashboard import instrument_ports
 
-    return [p.device for p in list_ports()]
+    return instrument_ports((settings if settings is not None else load_settings()).bench)
 
 
 def discover(opener, ports: list[str], *, holder: object = None, response_timeout: float = 0.3) -> list[InstrumentRow]:

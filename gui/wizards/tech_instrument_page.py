@@ -77,7 +77,8 @@ class InstrumentPage(QWizardPage):
 
         def find(_ctl):
             env = wizard.bench_env()
-            return tech_bench.discover(env.open_transport, tech_bench.list_candidate_ports(demo), holder=wizard)
+            return tech_bench.discover(env.open_transport, tech_bench.list_candidate_ports(demo, env.settings),
+                                      holder=wizard)
 
         Task(self, find, name="technician-discover", keeps_open=False) \
             .on_success(self.set_rows) \
