@@ -29,7 +29,7 @@ from certbench.core.registry import (
     UnitState,
     open_registry,
 )
-from certbench.core.registry.audit import format_time, utc
+from certbench.core.registry.audit import EXPORT_COLUMNS, format_time, utc
 from certbench.core.registry.models import AuditEvent, Unit
 from certbench.core.registry.states import IN_PROGRESS
 
@@ -42,10 +42,7 @@ UNIT_CSV_COLUMNS = (
     "operator", "workstation", "last_operator", "last_workstation", "created_at", "updated_at",
 )
 # The same columns, in the same order, as `certbench audit export --csv`.
-AUDIT_CSV_COLUMNS = (
-    "seq", "occurred_at", "event", "actor", "workstation", "subject", "unit_id", "outcome",
-    "error", "details", "prev_hash", "hash",
-)
+AUDIT_CSV_COLUMNS = EXPORT_COLUMNS
 
 
 @dataclass(frozen=True)

@@ -25,13 +25,9 @@ from certbench.core.cli.output import console, json_option, print_json
 from certbench.core.errors import CertbenchError, ConfigError, InputError
 from certbench.core.registry import ChainReport, Registry, UnitState, open_registry, verify_chain
 from certbench.core.registry import db as registry_db
-from certbench.core.registry.audit import format_time
+from certbench.core.registry.audit import EXPORT_COLUMNS, format_time
 
 EXPORT_FORMAT = "certbench-audit/1"
-EXPORT_COLUMNS = (
-    "seq", "occurred_at", "event", "actor", "workstation", "subject", "unit_id", "outcome",
-    "error", "details", "prev_hash", "hash",
-)
 
 db_option = click.option(
     "--db", "db_url", envvar=registry_db.URL_ENV, metavar="URL",

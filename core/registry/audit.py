@@ -42,6 +42,14 @@ def utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
+# The columns of an exported audit trail (CLI `audit export --csv`, History's export), in
+# chain order with the hashes, so an export can be checked on its own.
+EXPORT_COLUMNS = (
+    "seq", "occurred_at", "event", "actor", "workstation", "subject", "unit_id", "outcome",
+    "error", "details", "prev_hash", "hash",
+)
+
+
 def format_time(value: datetime) -> str:
     return utc(value).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
