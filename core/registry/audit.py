@@ -87,7 +87,8 @@ _SECRET_WORDS = frozenset({
     "password", "passwd", "passphrase", "pass", "pwd", "secret", "token", "private", "privkey",
     "pin", "credential", "credentials", "pfx", "p12", "pkcs12", "apikey",
 })
-_PRIVATE_KEY_PEM = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----|-----BEGIN ENCRYPTED PRIVATE KEY-----")
+# Any PEM private key block, encrypted or not ("[A-Z ]*" covers RSA, EC, ENCRYPTED, ...).
+_PRIVATE_KEY_PEM = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")
 
 
 def _refuse(where: str, why: str) -> SecretRefused:
