@@ -413,7 +413,7 @@ class HistoryWindow(QWidget):
         self.unit_summary.setText("<br>".join(_html(line) if i else line for i, line in enumerate(lines)))
         self.certs.setRowCount(len(trail.certificates))
         for row, cert in enumerate(trail.certificates):
-            values = (str(cert.generation), cert.status, cert.intermediate, cert.order_id, cert.sha1 or "",
+            values = (str(cert.generation), cert.status, cert.intermediate, cert.order_id, (cert.sha1 or "").upper(),
                       _when(cert.not_after))
             for column, value in enumerate(values):
                 self.certs.setItem(row, column, QTableWidgetItem(value))
