@@ -18,14 +18,23 @@ _port_option = click.option(
     "--port", "-p", required=True,
     help="COM3, /dev/ttyUSB0, or a pyserial URL such as socket://127.0.0.1:5555 (simulator) or rfc2217://host:port.",
 )
-_baud_option = click.option("--baud", type=int, default=115200, show_default=True, help="Line speed.")
+_baud_option = click.option("--baud", type=int, default=None,
+                            help="Line speed (default: [bench] instrument_baud in the settings, 115200).")
 _serial_option = click.option("--expect-serial", default=None, help="Refuse unless the instrument reports this serial number.")
 
 
-def _open(port: str, baud: int, expect_serial: str | None = None):
+def _configured_baud(baud: int | None) -> int:
+    if baud is not None:
+        return baud
+    from certbench.core.config import load_settings
+
+    return load_settings().bench.instrument_baud
+
+
+def _open(port: str, baud: int | None, expect_serial: str | None = None):
     from certbench.core.instrument import Instrument
 
-    return Instrument.open(port, baud, expect_serial=expect_serial)
+    return Instrument.open(port, _configured_baud(baud), expect_serial=expect_serial)
 
 
 @click.group()
@@ -42,7 +51,7 @@ def ports_cmd(probe: bool, baud: int, as_json: bool) -> None:
     from certbench.core.instrument.ports import list_ports, probe as probe_ports
 
     ports = list_ports()
-    answers = {f.port: f for f in probe_ports([p.device for p in ports], baud)} if probe else {}
+    answers = {f.port: f for f in probe_ports([p.device for p in ports], _configured_baud(baud))} if probe else {}
     rows = []
     for p in ports:
         row = p.to_dict()
