@@ -19,6 +19,20 @@ def _tasks_drained(qtbot):
 
 
 @pytest.fixture
+def dialog(qtbot):
+    """A Settings dialog on the default settings, shown, with its start-up work finished."""
+    from certbench.core.config import default_settings
+    from certbench.gui.settings_dialog import SettingsDialog
+    from settings_helpers import settle
+
+    d = SettingsDialog(default_settings())
+    qtbot.addWidget(d)
+    d.show()
+    settle(qtbot)
+    return d
+
+
+@pytest.fixture
 def restore_hooks():
     saved = sys.excepthook, threading.excepthook
     yield

@@ -8,35 +8,18 @@ import dataclasses
 import os
 from pathlib import Path
 
-import pytest
 from PySide6.QtWidgets import QComboBox
 
 from certbench.core import secrets
 from certbench.core.config import default_settings, load_settings
 from certbench.core.errors import ConfigError
 from certbench.gui.settings_dialog import SettingsDialog, problem_key
-from certbench.gui.tasks import task_runner
+from settings_helpers import settle, type_into
 
 TOKEN = "SharedAccessSignature sr=a1b2&sig=UNIQUE-token-value-9f8e7d&skn=certbench&se=9999999999"
 SECTIGO_PASSWORD = "sectigo-Pa55word-unique-4711"
 
 
-@pytest.fixture
-def dialog(qtbot):
-    d = SettingsDialog(default_settings())
-    qtbot.addWidget(d)
-    d.show()
-    _settle(qtbot)
-    return d
-
-
-def _settle(qtbot):
-    qtbot.waitUntil(lambda: not task_runner().busy, timeout=10_000)
-
-
-def _type(dialog: SettingsDialog, key: str, text: str) -> None:
-    dialog.fields[key].setText(text)
-    dialog.validate()
 
 
 def _files_containing(root: Path, needle: str) -> list[Path]:
@@ -51,11 +34,11 @@ def _files_containing(root: Path, needle: str) -> list[Path]:
 
 def test_settings_and_secrets_persist_secrets_only_in_keyring(qtbot, dialog, memory_keyring, certbench_home):
     assert dialog.secret_fields[secrets.IOTCENTRAL_TOKEN].placeholderText().startswith("not set")
-    _type(dialog, "iotcentral.subdomain", "medicorp-devices")
-    _type(dialog, "bench.workstation", "bench-07")
-    _type(dialog, "bench.scanner_suffix", "#")
+    type_into(dialog, "iotcentral.subdomain", "medicorp-devices")
+    type_into(dialog, "bench.workstation", "bench-07")
+    type_into(dialog, "bench.scanner_suffix", "#")
     dialog.fields["sectigo.auth"].setCurrentIndex(dialog.fields["sectigo.auth"].findData("oauth2"))
-    _type(dialog, "sectigo.oauth_client_id", "certbench-client")
+    type_into(dialog, "sectigo.oauth_client_id", "certbench-client")
     dialog.secret_fields[secrets.IOTCENTRAL_TOKEN].setText(TOKEN)
     dialog.secret_fields[secrets.SECTIGO_PASSWORD].setText(SECTIGO_PASSWORD)
     with qtbot.waitSignal(dialog.saved, timeout=10_000) as saved:
@@ -69,13 +52,13 @@ def test_settings_and_secrets_persist_secrets_only_in_keyring(qtbot, dialog, mem
     assert loaded.sectigo.auth == "oauth2" and loaded.sectigo.oauth_client_id == "certbench-client"
     assert memory_keyring.get_password(secrets.SERVICE, secrets.IOTCENTRAL_TOKEN) == TOKEN
     assert memory_keyring.get_password(secrets.SERVICE, secrets.SECTIGO_PASSWORD) == SECTIGO_PASSWORD
-    _settle(qtbot)
+    settle(qtbot)
     for needle in ("UNIQUE-token-value", SECTIGO_PASSWORD):
         assert _files_containing(certbench_home, needle) == []
 
     again = SettingsDialog(loaded)
     qtbot.addWidget(again)
-    _settle(qtbot)
+    settle(qtbot)
     token_field = again.secret_fields[secrets.IOTCENTRAL_TOKEN]
     assert token_field.text() == ""  # never read back
     assert token_field.placeholderText() == "stored — type to replace"
@@ -90,27 +73,27 @@ def test_an_empty_secret_field_keeps_the_stored_secret(qtbot, dialog, memory_key
 
 
 def test_invalid_values_are_explained_at_their_field_and_block_save(qtbot, dialog):
-    _type(dialog, "bench.cn_template", "{model}-{nonsense}")
+    type_into(dialog, "bench.cn_template", "{model}-{nonsense}")
     assert "unknown field {nonsense}" in dialog.error_text("bench.cn_template")
     assert not dialog.save_button.isEnabled()
-    _type(dialog, "bench.cn_template", "{model}-{serial}")
+    type_into(dialog, "bench.cn_template", "{model}-{serial}")
     assert dialog.error_text("bench.cn_template") == ""
     assert dialog.save_button.isEnabled()
     assert dialog.cn_preview.text() == "Example: mx200-sn00012345"
 
-    _type(dialog, "iotcentral.subdomain", "Not A Subdomain!")
+    type_into(dialog, "iotcentral.subdomain", "Not A Subdomain!")
     assert "lower-case letters" in dialog.error_text("iotcentral.subdomain")
-    _type(dialog, "iotcentral.subdomain", "")
-    _type(dialog, "iotcentral.base_url", "http://plain.example")
+    type_into(dialog, "iotcentral.subdomain", "")
+    type_into(dialog, "iotcentral.base_url", "http://plain.example")
     assert "https://" in dialog.error_text("iotcentral.base_url")
-    _type(dialog, "iotcentral.base_url", "")
+    type_into(dialog, "iotcentral.base_url", "")
 
     dialog.registry_postgres.setChecked(True)
     dialog.validate()
     assert "empty" in dialog.error_text("registry.url")
-    _type(dialog, "registry.url", "postgresql+psycopg://certbench:hunter2@db/certbench")
+    type_into(dialog, "registry.url", "postgresql+psycopg://certbench:hunter2@db/certbench")
     assert "password" in dialog.error_text("registry.url")
-    _type(dialog, "registry.url", "postgresql+psycopg://certbench@db/certbench")
+    type_into(dialog, "registry.url", "postgresql+psycopg://certbench@db/certbench")
     assert dialog.error_text("registry.url") == ""
     assert dialog.save_button.isEnabled()
 
@@ -179,7 +162,7 @@ def test_iotcentral_test_connection_against_the_emulator(qtbot):
         settings.iotcentral = dataclasses.replace(settings.iotcentral, ca_file=str(emu.ca_file))
         dialog = SettingsDialog(settings)
         qtbot.addWidget(dialog)
-        _type(dialog, "iotcentral.base_url", emu.base_url)
+        type_into(dialog, "iotcentral.base_url", emu.base_url)
         result = dialog.test_results["iotcentral"]
 
         dialog.secret_fields[secrets.IOTCENTRAL_TOKEN].setText("SharedAccessSignature sr=x&sig=wrong&skn=a&se=1")
@@ -196,7 +179,7 @@ def test_iotcentral_test_connection_against_the_emulator(qtbot):
         qtbot.waitUntil(lambda: result.state != "pending", timeout=20_000)
         assert result.state == "ok", result.text()
         assert "enrollment group" in result.text()
-        _settle(qtbot)
+        settle(qtbot)
 
 
 def test_sectigo_test_connection_against_the_emulator(qtbot, tmp_path):
@@ -213,9 +196,9 @@ def test_sectigo_test_connection_against_the_emulator(qtbot, tmp_path):
             settings.sectigo = dataclasses.replace(settings.sectigo, ca_file=str(ca_file))
             dialog = SettingsDialog(settings)
             qtbot.addWidget(dialog)
-            _type(dialog, "sectigo.base_url", server.base_url)
-            _type(dialog, "sectigo.customer_uri", app.customer_uri)
-            _type(dialog, "sectigo.login", app.login)
+            type_into(dialog, "sectigo.base_url", server.base_url)
+            type_into(dialog, "sectigo.customer_uri", app.customer_uri)
+            type_into(dialog, "sectigo.login", app.login)
             result = dialog.test_results["sectigo"]
 
             dialog.secret_fields[secrets.SECTIGO_PASSWORD].setText("not-the-password")
@@ -228,7 +211,7 @@ def test_sectigo_test_connection_against_the_emulator(qtbot, tmp_path):
             qtbot.waitUntil(lambda: result.state != "pending", timeout=20_000)
             assert result.state == "ok", result.text()
             assert "profile" in result.text()
-            _settle(qtbot)
+            settle(qtbot)
     finally:
         app.close()
 

@@ -11,36 +11,20 @@ from certbench.core.config import default_settings, load_settings
 from certbench.core.emulators.instrument import SimulatedInstrument
 from certbench.core.instrument.ports import PortInfo, list_ports
 from certbench.gui.settings_dialog import SettingsDialog
-from certbench.gui.tasks import task_runner
+from settings_helpers import settle, type_into
 from certbench.gui.wizards import tech_bench
 from certbench.gui.wizards.technician_wizard import TechnicianWizard
 
 WAIT = 30_000
 
 
-@pytest.fixture
-def dialog(qtbot):
-    d = SettingsDialog(default_settings())
-    qtbot.addWidget(d)
-    d.show()
-    _settle(qtbot)
-    return d
-
-
-def _settle(qtbot):
-    qtbot.waitUntil(lambda: not task_runner().busy, timeout=10_000)
-
-
-def _type(dialog: SettingsDialog, key: str, text: str) -> None:
-    dialog.fields[key].setText(text)
-    dialog.validate()
 
 
 def test_ports_usb_ids_and_baud_persist(qtbot, dialog):
     assert dialog.fields["bench.instrument_ports"].text() == ""
     assert dialog.fields["bench.instrument_baud"].currentData() == 115200
-    _type(dialog, "bench.instrument_ports", " socket://127.0.0.1:5555 ,COM3, ")
-    _type(dialog, "bench.instrument_usb_ids", "0403:6001, 10C4:EA60")
+    type_into(dialog, "bench.instrument_ports", " socket://127.0.0.1:5555 ,COM3, ")
+    type_into(dialog, "bench.instrument_usb_ids", "0403:6001, 10C4:EA60")
     baud = dialog.fields["bench.instrument_baud"]
     baud.setCurrentIndex(baud.findData(57600))
     assert dialog.validate() and dialog.save_button.isEnabled()
@@ -55,26 +39,26 @@ def test_ports_usb_ids_and_baud_persist(qtbot, dialog):
 
     again = SettingsDialog(load_settings())
     qtbot.addWidget(again)
-    _settle(qtbot)
+    settle(qtbot)
     assert again.fields["bench.instrument_ports"].text() == "socket://127.0.0.1:5555, COM3"
     assert again.fields["bench.instrument_usb_ids"].text() == "0403:6001, 10C4:EA60"
     assert again.fields["bench.instrument_baud"].currentText() == "57600"
 
 
 def test_bad_port_values_are_explained_at_their_field_and_block_save(qtbot, dialog):
-    _type(dialog, "bench.instrument_usb_ids", "403:6001")
+    type_into(dialog, "bench.instrument_usb_ids", "403:6001")
     assert "'403:6001' is not a USB vendor:product id" in dialog.error_text("bench.instrument_usb_ids")
     assert not dialog.save_button.isEnabled()
-    _type(dialog, "bench.instrument_usb_ids", "0403:6001")
+    type_into(dialog, "bench.instrument_usb_ids", "0403:6001")
     assert dialog.error_text("bench.instrument_usb_ids") == ""
     assert dialog.save_button.isEnabled()
 
-    _type(dialog, "bench.instrument_ports", "COM3 COM4")
+    type_into(dialog, "bench.instrument_ports", "COM3 COM4")
     assert "'COM3 COM4' is not a port name" in dialog.error_text("bench.instrument_ports")
     assert not dialog.save_button.isEnabled()
-    _type(dialog, "bench.instrument_ports", "socket://127.0.0.1")
+    type_into(dialog, "bench.instrument_ports", "socket://127.0.0.1")
     assert "lacks the host and port number" in dialog.error_text("bench.instrument_ports")
-    _type(dialog, "bench.instrument_ports", "COM3, COM4")
+    type_into(dialog, "bench.instrument_ports", "COM3, COM4")
     assert dialog.error_text("bench.instrument_ports") == ""
     assert dialog.save_button.isEnabled()
 
@@ -90,7 +74,7 @@ def test_detect_lists_this_pcs_serial_ports_and_adds_the_chosen_one(qtbot, dialo
     assert not dialog.detect_status.isHidden()
 
     # What a USB adapter looks like in the list, and a double-click (activation) adds it.
-    _type(dialog, "bench.instrument_ports", "COM3")
+    type_into(dialog, "bench.instrument_ports", "COM3")
     dialog._ports_detected([PortInfo("COM7", "USB Serial Port", 0x0403, 0x6001, "A10K", "FTDI", "1-1")])
     item = dialog.detected_ports.item(0)
     assert item.text() == "COM7 — USB Serial Port, 0403:6001"
@@ -126,5 +110,5 @@ def test_the_technician_wizard_looks_only_on_the_configured_ports(qtbot, sims):
         assert wizard.bench_env().baud == 57600
     finally:
         wizard.close()
-        _settle(qtbot)
+        settle(qtbot)
         tech_bench.close_shared_envs()
