@@ -44,3 +44,11 @@ def _drop_log_handlers_added_by_the_test():
         if handler not in before:
             root.removeHandler(handler)
             handler.close()
+
+
+@pytest.fixture
+def local_ca(tmp_path):
+    """The embedded local CA, made in the test's own folder."""
+    from certbench.core.pki.local import LocalCA
+
+    return LocalCA(tmp_path / "local-ca").ensure()

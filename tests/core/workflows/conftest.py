@@ -10,7 +10,6 @@ from certbench.core.config import default_settings
 from certbench.core.emulators.iotcentral import run_emulator
 from certbench.core.http import RetryPolicy
 from certbench.core.iotcentral import ApiCredential, IoTCentralClient
-from certbench.core.pki.local import LocalCA
 
 FAST_RETRY = RetryPolicy(attempts=4, base_delay=0.01, max_delay=0.04, max_retry_after=0.3)
 
@@ -39,11 +38,6 @@ def make_client(emulator):
 @pytest.fixture
 def client(make_client):
     return make_client()
-
-
-@pytest.fixture
-def local_ca(tmp_path):
-    return LocalCA(tmp_path / "local-ca").ensure()
 
 
 @pytest.fixture
